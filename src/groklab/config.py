@@ -1,0 +1,230 @@
+"""One path for configuration: YAML -> schema validation (defaults filled) -> frozen dataclasses.
+
+Every error is a `ConfigError` whose message is one line naming the offending key,
+raised before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value is invalid; the message names the key."""
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    text = resources.files("groklab").joinpath("config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(validator, properties, instance, schema):
+    # jsonschema does not fill defaults; this extension sets them before descending, so
+    # nested objects with `default: {}` get their own defaults filled in turn.
+    if isinstance(instance, dict):
+        for name, sub in properties.items():
+            if "default" in sub and name not in instance:
+                instance[name] = json.loads(json.dumps(sub["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
+        validator, properties, instance, schema
+    )
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+)
+
+
+def _key_path(prefix: str, path) -> str:
+    parts = [prefix] if prefix else []
+    for p in path:
+        parts.append(f"[{p}]" if isinstance(p, int) else str(p))
+    return ".".join(parts).replace(".[", "[") or "<config>"
+
+
+def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
+    """One line naming the key, what was wrong and what is allowed."""
+    key = _key_path(prefix, error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        if allowed:
+            hints = []
+            for k in extra:
+                close = difflib.get_close_matches(k, allowed, n=1)
+                hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            where = key if key != "<config>" else "top level"
+            return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{key}: {error.instance!r} is not one of {error.validator_value}"
+    if error.validator == "oneOf" and error.context:
+        return f"{key}: {error.message}"
+    return f"{key}: {error.message}"
+
+
+def validate(instance: dict, schema: dict | None = None, prefix: str = "") -> dict:
+    """Validate `instance` in place (filling defaults); raise ConfigError on the first problem."""
+    schema = load_schema() if schema is None else schema
+    if not isinstance(instance, dict):
+        raise ConfigError(f"{prefix or '<config>'}: expected a mapping, got {type(instance).__name__}")
+    validator = _Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        raise ConfigError(_explain(errors[0], prefix))
+    return instance
+
+
+def cell_schema() -> dict:
+    schema = load_schema()
+    return {**schema["$defs"]["cell"], "$defs": schema["$defs"]}
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, int(n**0.5) + 1))
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    p: int
+    operations: tuple[str, ...]
+    train_fraction: float
+    split_seed: int
+
+    @property
+    def n_classes(self) -> int:
+        return self.p
+
+    @property
+    def vocab_size(self) -> int:
+        # numbers 0..p-1, one token per operation of the cell, then "="
+        return self.p + len(self.operations) + 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_head: int | None
+    d_mlp: int
+    act: str
+    layernorm: bool
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_head if self.d_head is not None else self.d_model // self.n_heads
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    eps: float
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    scheme: str
+    sparsity: float
+    alpha: float
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int
+    batch_size: int | None
+    eval_every: int
+    checkpoint_every: int
+    seeds: tuple[int, ...]
+    ensemble_size: int | None
+    device: str
+    memorise_threshold: float
+    grok_threshold: float
+    early_stop_evals: int
+
+
+def _tuples(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    task: TaskConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    init: InitConfig
+    training: TrainingConfig
+
+    @classmethod
+    def from_dict(cls, raw: dict, prefix: str = "cell") -> "CellConfig":
+        """Validate a (possibly partial) cell mapping, fill defaults, check combinations."""
+        d = validate(json.loads(json.dumps(raw)), cell_schema(), prefix)
+        cell = cls(
+            task=TaskConfig(**_tuples(d["task"])),
+            model=ModelConfig(**d["model"]),
+            optimizer=OptimizerConfig(**_tuples(d["optimizer"])),
+            init=InitConfig(**d["init"]),
+            training=TrainingConfig(**_tuples(d["training"])),
+        )
+        cell.check(prefix)
+        return cell
+
+    def check(self, prefix: str = "cell") -> None:
+        """Constraints that span keys (the schema checks single values)."""
+        t, m = self.task, self.model
+        if "div" in t.operations and not is_prime(t.p):
+            raise ConfigError(
+                f"{prefix}.task.p: {t.p} is not prime, but task.operations contains 'div' "
+                "(division needs every nonzero b to have an inverse mod p)"
+            )
+        if m.arch == "transformer" and m.d_head is None and m.d_model % m.n_heads:
+            raise ConfigError(
+                f"{prefix}.model.n_heads: d_model={m.d_model} is not divisible by n_heads={m.n_heads}; "
+                "set model.d_head explicitly"
+            )
+        if self.training.eval_every > self.training.steps:
+            raise ConfigError(
+                f"{prefix}.training.eval_every: {self.training.eval_every} exceeds training.steps="
+                f"{self.training.steps}, so no evaluation would run"
+            )
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved config: the cell's identity."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def replace_training(self, **changes) -> "CellConfig":
+        return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
+
+
+def load_cell_file(path: str) -> CellConfig:
+    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record)."""
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: YAML syntax error{line}") from None
+    if isinstance(raw, dict) and "config" in raw and "task" not in raw:
+        raw = raw["config"]
+    return CellConfig.from_dict(raw or {}, prefix=path)

@@ -1,0 +1,34 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from groklab.config import CellConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MALLOC_ARENA_MAX", "1")
+
+
+def tiny_cell(**sections) -> CellConfig:
+    """A cell small enough to train hundreds of steps in a second or two."""
+    base = {
+        "task": {"p": 13, "train_fraction": 0.5},
+        "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32},
+        "training": {"steps": 60, "eval_every": 10, "checkpoint_every": 20, "seeds": [0, 1, 2], "device": "cpu"},
+    }
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value}
+    return CellConfig.from_dict(base)
+
+
+def run_cli(*args, cwd=ROOT, timeout=600, **kw) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PATH": f"{exe}:{os.environ['PATH']}"}, **kw)
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

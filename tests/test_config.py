@@ -1,0 +1,77 @@
+import pytest
+
+from groklab.config import CellConfig, ConfigError, load_cell_file, validate
+from groklab.matrix import expand
+
+
+def test_defaults_are_filled_from_the_schema():
+    cell = CellConfig.from_dict({})
+    assert cell.task.p == 97 and cell.task.operations == ("add",)
+    assert cell.optimizer.betas == (0.9, 0.98) and cell.training.batch_size is None
+    assert cell.model.head_dim == 32 and cell.task.vocab_size == 99
+
+
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"task": {"operations": ["pow"]}}, "cell.task.operations[0]"),
+        ({"task": {"train_fraction": 0.0}}, "cell.task.train_fraction"),
+        ({"task": {"train_fraction": 1.0}}, "cell.task.train_fraction"),
+        ({"task": {"p": 2}}, "cell.task.p"),
+        ({"task": {"p": 12, "operations": ["div"]}}, "cell.task.p"),
+        ({"task": {"pp": 5}}, "cell.task"),
+        ({"optimizer": {"lr": -1}}, "cell.optimizer.lr"),
+        ({"training": {"ensemble_size": 0}}, "cell.training.ensemble_size"),
+        ({"training": {"seeds": []}}, "cell.training.seeds"),
+        ({"model": {"d_model": 10, "n_heads": 4}}, "cell.model.n_heads"),
+        ({"training": {"steps": 10, "eval_every": 100}}, "cell.training.eval_every"),
+    ],
+)
+def test_bad_cell_values_name_the_key(raw, key):
+    with pytest.raises(ConfigError) as err:
+        CellConfig.from_dict(raw)
+    msg = str(err.value)
+    assert msg.startswith(key) and "\n" not in msg, msg
+
+
+def test_unknown_key_suggests_the_close_one():
+    with pytest.raises(ConfigError, match=r"unknown key 'lrr' \(did you mean 'lr'\?\)"):
+        CellConfig.from_dict({"optimizer": {"lrr": 0.1}})
+    with pytest.raises(ConfigError, match=r"top level: unknown key 'matrx' \(did you mean 'matrix'\?\)"):
+        validate({"matrx": {}})
+
+
+def test_matrix_expands_cross_product_with_stable_ids():
+    config = {
+        "cell": {"task": {"p": 13}},
+        "matrix": {"axes": {
+            "op": {"key": "task.operations", "values": {"add": ["add"], "div": ["div"]}},
+            "lr": {"key": "optimizer.lr", "values": [0.001, 0.003]},
+        }},
+    }
+    cells = expand(config)
+    assert [c.name for c in cells] == ["op~add__lr~0.001", "op~add__lr~0.003", "op~div__lr~0.001", "op~div__lr~0.003"]
+    assert cells[2].config.task.operations == ("div",) and cells[3].config.optimizer.lr == 0.003
+    again = expand({**config})
+    assert [c.id for c in cells] == [c.id for c in again]
+    assert len({c.id for c in cells}) == 4
+
+
+def test_matrix_errors_name_the_cell_and_key():
+    bad = {"cell": {"task": {"p": 12}}, "matrix": {"axes": {"op": {"key": "task.operations", "values": [["div"]]}}}}
+    with pytest.raises(ConfigError, match=r"^cell\.task\.p: 12 is not prime.*\[matrix cell op~div\]$"):
+        expand(bad)
+    dup = {"matrix": {"axes": {"lr": {"key": "optimizer.lr", "values": [0.001, 1.0e-3]}}}}
+    with pytest.raises(ConfigError, match="duplicate"):
+        expand(dup)
+    with pytest.raises(ConfigError, match=r"matrix\.axes\.lr\.values"):
+        expand({"matrix": {"axes": {"lr": {"key": "optimizer.lr", "values": []}}}})
+
+
+def test_cell_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_cell_file(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task:\n  p: [1,\n")
+    with pytest.raises(ConfigError, match="YAML syntax error at line"):
+        load_cell_file(str(bad))

@@ -1,0 +1,80 @@
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from groklab.train import train_cell
+from conftest import tiny_cell
+
+
+def test_ensemble_equals_models_trained_one_by_one(tmp_path):
+    cell = tiny_cell()
+    together = train_cell(cell.replace_training(ensemble_size=3), tmp_path / "e3", progress=False)
+    alone = train_cell(cell.replace_training(ensemble_size=1), tmp_path / "e1", progress=False)
+    assert list(together.columns) == list(alone.columns) and len(together) == 3 * 7
+    pd.testing.assert_frame_equal(together, alone, atol=1e-4, rtol=1e-4)
+    assert together.groupby("seed").train_loss.last().nunique() == 3   # the seeds really differ
+
+
+def test_minibatch_ensemble_equals_one_by_one(tmp_path):
+    cell = tiny_cell(training={"batch_size": 16})
+    together = train_cell(cell.replace_training(ensemble_size=3), tmp_path / "e3", progress=False)
+    alone = train_cell(cell.replace_training(ensemble_size=1), tmp_path / "e1", progress=False)
+    pd.testing.assert_frame_equal(together, alone, atol=1e-4, rtol=1e-4)
+
+
+def test_same_config_and_seed_gives_identical_metrics(tmp_path):
+    cell = tiny_cell(training={"batch_size": 16})
+    a = train_cell(cell, tmp_path / "a", progress=False)
+    b = train_cell(cell, tmp_path / "b", progress=False)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert pd.read_parquet(tmp_path / "a" / "metrics.parquet").equals(a)
+    assert not (tmp_path / "a" / ".partial").exists()
+
+
+def test_outputs_and_resolved_config(tmp_path):
+    import json
+    cell = tiny_cell()
+    train_cell(cell, tmp_path, progress=False, name="tiny")
+    record = json.loads((tmp_path / "config.json").read_text())
+    assert record["hash"] == cell.hash and record["name"] == "tiny" and record["config"]["task"]["p"] == 13
+    assert (tmp_path / "final.pt").stat().st_size > 0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def write_cell(path, cell):
+    path.write_text(yaml.safe_dump(cell.to_dict()))
+    return path
+
+
+def test_killed_after_checkpoint_resumes_to_identical_metrics(tmp_path):
+    cell = tiny_cell(task={"p": 31}, model={"d_model": 64, "d_mlp": 256},
+                     training={"steps": 400, "eval_every": 20, "checkpoint_every": 50, "batch_size": 64})
+    reference = train_cell(cell, tmp_path / "ref", progress=False)
+    cfg, out = write_cell(tmp_path / "cell.yaml", cell), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "groklab.cli", "train", "--config", str(cfg), "--out", str(out), "--quiet"])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".partial/*/checkpoint.pt")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(out.glob(".partial/*/checkpoint.pt")), "no checkpoint written before the kill"
+    assert not (out / "metrics.parquet").exists(), "killed run must not leave final metrics"
+    resumed = train_cell(cell, out, progress=False)
+    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
+
+
+def test_smoke_cell_groks_and_stops_early(tmp_path, root):
+    from groklab.config import load_cell_file
+    cell = load_cell_file(str(root / "tests" / "data" / "smoke.yaml"))
+    m = train_cell(cell, tmp_path, progress=False)
+    last = m.groupby("seed").tail(4)
+    assert (last.test_acc >= 0.95).all(), last
+    assert m.step.max() < cell.training.steps          # early stop after stable generalisation
+    first_mem = m[m.train_acc >= 0.99].groupby("seed").step.min()
+    first_grok = m[m.test_acc >= 0.95].groupby("seed").step.min()
+    assert (first_grok >= first_mem).all()

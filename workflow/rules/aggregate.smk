@@ -1,0 +1,13 @@
+rule aggregate_runs:
+    """One row per model: memorisation step, grok step, delay (also in % of budget), final accuracies."""
+    input:
+        metrics=all_run_files("metrics.parquet"),
+        configs=all_run_files("config.json"),
+    output:
+        RUNS_SUMMARY,
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/aggregate_runs.log",
+    script:
+        "../scripts/aggregate_runs.py"
