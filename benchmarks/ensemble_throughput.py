@@ -30,7 +30,7 @@ from groklab.resources import pick_ensemble_size, reexec_with_single_arena, tune
 from groklab.train import per_model_loss
 
 DEFAULT = {"task": {"p": 97, "train_fraction": 0.3}, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}}
-SMALL = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}}
+SMALL = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}}  # config.yaml's model
 
 
 def cell_with(spec: dict, seeds: int) -> CellConfig:

@@ -79,14 +79,40 @@ class EnsembleTransformer(EnsembleModule):
         resid = None
         for l in range(L):
             last_only = l == L - 1
-            if l == 0:
-                q, k, v, resid = self._layer0_qkv(resid_tab, idx, last_only, cache)
+            if l == 0 and last_only:
+                attn, resid = self._single_layer_attention(resid_tab, idx, cache)
             else:
-                q, k, v, resid = self._qkv(l, resid, last_only)
-            resid = hook(cache, f"blocks.{l}.hook_resid_mid", resid + self._attend(l, q, k, v, cache))
+                q, k, v, resid = self._layer0_qkv(resid_tab, idx, last_only, cache) if l == 0 else self._qkv(l, resid, last_only)
+                attn = self._attend(l, q, k, v, cache)
+            resid = hook(cache, f"blocks.{l}.hook_resid_mid", resid + attn)
             resid = hook(cache, f"blocks.{l}.hook_resid_post", resid + self._mlp(l, resid, cache))
         resid = self._ln("ln_final", resid[-1], 0)                         # (E, B, d)
         return torch.bmm(resid, self.p("W_U"))                             # (E, B, n_out)
+
+    def _single_layer_attention(self, resid_tab, idx, cache):
+        """Attention of the = query in layer 0 of a 1-layer model -> (attn_out, resid), each (1, E, B, d).
+
+        Both the = query and each key depend on one token only, so every score is an entry
+        of a per-position table S[t, e, v_query, v_key, h] (T*E*V*V*H floats, one small
+        matmul) gathered per example, instead of a q . k product over (T, E, B, H, dh).
+        """
+        T, E, V, _ = resid_tab.shape
+        H, dh = self.cfg.n_heads, self.cfg.head_dim
+        x_tab = self._ln("blocks.0.ln1", resid_tab, 1)                     # (T, E, V, d)
+        q_tab = torch.bmm(x_tab[-1], self.p("blocks.0.W_Q")).view(E, V, H, dh).transpose(1, 2)    # (E, H, V, dh)
+        k_tab = torch.matmul(x_tab, self.p("blocks.0.W_K")).view(T, E, V, H, dh).permute(0, 1, 3, 4, 2)  # (T, E, H, dh, V)
+        S = (torch.matmul(q_tab, k_tab) / math.sqrt(dh)).permute(0, 1, 3, 4, 2)  # (T, E, Vq, Vk, H)
+        # row of S for (t, e, query token, key token): t*E*V*V + (e*V + tok_q)*V + tok_k
+        offsets = torch.arange(T, device=idx.device).view(T, 1) * (E * V * V)
+        rows = offsets + idx[-1:] * V + idx % V                            # (T, E*B)
+        scores = S.reshape(-1, H).index_select(0, rows.reshape(-1)).view(T, E, -1, H)   # (T, E, B, H)
+        pattern = scores.softmax(dim=0)
+        hook(cache, "blocks.0.attn.hook_pattern", pattern.permute(1, 2, 3, 0).unsqueeze(3))   # (E, B, H, 1, T)
+        v = gather_positions(torch.matmul(x_tab, self.p("blocks.0.W_V")), idx).view(T, E, -1, H, dh)
+        z = (pattern.unsqueeze(-1) * v).sum(0).view(1, E, -1, H * dh)      # (1, E, B, F)
+        if cache is not None:
+            hook(cache, "blocks.0.hook_resid_pre", gather_positions(resid_tab, idx))  # (T, E, B, d)
+        return torch.matmul(z, self.p("blocks.0.W_O")), gather_positions(resid_tab[-1:], idx[-1:])
 
     def _layer0_qkv(self, resid_tab, idx, last_only, cache):
         """Layer 0's q (Tq,E,B,F), k, v (T,E,B,F) and resid (Tq,E,B,d) from per-(position, token) tables.
@@ -135,7 +161,18 @@ class EnsembleTransformer(EnsembleModule):
     def _mlp(self, l, resid, cache):
         """resid (Tq, E, B, d) -> MLP output (Tq, E, B, d)."""
         b = f"blocks.{l}."
-        x = self._ln(b + "ln2", resid, 1)
-        pre = hook(cache, b + "mlp.hook_pre", torch.matmul(x, self.p(b + "W_in")) + self.p(b + "b_in").unsqueeze(1))
-        post = hook(cache, b + "mlp.hook_post", self.act(pre))            # (Tq, E, B, d_mlp)
+        Tq, E, B, d = resid.shape
+        x = self._ln(b + "ln2", resid, 1).reshape(Tq * E, B, d) if Tq == 1 else self._ln(b + "ln2", resid, 1)
+        W_in, b_in = self.p(b + "W_in"), self.p(b + "b_in").unsqueeze(1)     # (E, d, d_mlp), (E, 1, d_mlp)
+        pre = torch.baddbmm(b_in, x, W_in) if Tq == 1 else torch.matmul(x, W_in) + b_in
+        if cache is None and self.cfg.act == "relu":
+            # relu's backward needs only its output and baddbmm's none of its own: in place
+            # saves one (E, B, d_mlp) buffer per step.
+            post = pre.relu_()
+        else:
+            hook(cache, b + "mlp.hook_pre", pre.view(Tq, E, B, -1))
+            post = self.act(pre)
+        post = hook(cache, b + "mlp.hook_post", post.view(Tq, E, B, -1))   # (Tq, E, B, d_mlp)
+        if Tq == 1:
+            return torch.baddbmm(self.p(b + "b_out").unsqueeze(1), post[0], self.p(b + "W_out")).unsqueeze(0)
         return torch.matmul(post, self.p(b + "W_out")) + self.p(b + "b_out").unsqueeze(1)
