@@ -5,7 +5,7 @@ noisy) and reported by their median round. Prints:
   1. default model (1 layer, d=128, 4 heads, d_mlp=512, p=97, 30% data, full batch):
      reference full-sequence model one after another, groklab E=1 one after another,
      groklab ensembles E=8, E=16 and the E the trainer picks;
-  2. small cell (p=23, d=64): groklab E=1 sequential vs E=32;
+  2. small cells (p=23; config.yaml's d=64 model and a d=32 one): groklab E=1 sequential vs E=32;
   3. peak RSS of a default training job at the picked E, for two budgets (must not grow).
 Usage: python benchmarks/ensemble_throughput.py [--rounds 5] [--steps 20] [--device cpu|cuda]
 """
@@ -31,6 +31,7 @@ from groklab.train import per_model_loss
 
 DEFAULT = {"task": {"p": 97, "train_fraction": 0.3}, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}}
 SMALL = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}}  # config.yaml's model
+TINY = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 32, "n_heads": 4, "d_mlp": 128}}
 
 
 def cell_with(spec: dict, seeds: int) -> CellConfig:
@@ -95,14 +96,16 @@ def run_table(title, variants, rounds, steps, device, bases):
               f"{v.model_steps_per_s:.1f} | {ratios} |")
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so a child would report
+# the benchmark parent's high-water mark.
 RSS_CHILD = """
-import json, resource, sys, tempfile
+import json, re, sys, tempfile
 from groklab.config import CellConfig
 from groklab.train import train_cell
 spec = json.loads(sys.argv[1])
 with tempfile.TemporaryDirectory() as d:
     train_cell(CellConfig.from_dict(spec), d, progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024)
 """
 
 
@@ -119,12 +122,23 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--only-rss", action="store_true")
     args = ap.parse_args()
     reexec_with_single_arena()
     device = torch.device(args.device)
     tune_allocator()
     print(f"# ensemble throughput on {device} ({torch.get_num_threads()} threads, torch {torch.__version__})")
 
+    if not args.only_rss:
+        throughput_tables(args, device)
+    if not args.skip_rss and device.type == "cpu":
+        print("\n## peak RSS (VmHWM) of a default training job (8 seeds, picked E, eval every 10, checkpoint every 50)\n")
+        print("| steps | peak RSS (MiB) |\n|---|---|")
+        for steps in (100, 400):
+            print(f"| {steps} | {peak_rss_mib(steps, 8):.0f} |")
+
+
+def throughput_tables(args, device):
     n = 64 if device.type == "cuda" else 16
     cell = cell_with(DEFAULT, n)
     auto_E = pick_ensemble_size(cell, device, len(make_split(cell.task).train_y))
@@ -138,17 +152,12 @@ def main():
               variants, args.rounds, args.steps, device,
               ["reference full-sequence, sequential", "groklab E=1, sequential"])
 
-    small = cell_with(SMALL, 32)
-    run_table("small cell, p=23, d=64, full batch, 32 models",
-              [Variant("groklab E=1, sequential", small, 1, 32, device),
-               Variant("groklab ensemble E=32", small, 32, 32, device)],
-              args.rounds, args.steps * 3, device, ["groklab E=1, sequential"])
-
-    if not args.skip_rss and device.type == "cpu":
-        print("\n## peak RSS of a default training job (8 seeds, picked E, eval every 10, checkpoint every 50)\n")
-        print("| steps | peak RSS (MiB) |\n|---|---|")
-        for steps in (100, 300):
-            print(f"| {steps} | {peak_rss_mib(steps, 8):.0f} |")
+    for title, spec in (("config.yaml's model: p=23, d=64, d_mlp=256", SMALL), ("tiny model: p=23, d=32, d_mlp=128", TINY)):
+        small = cell_with(spec, 32)
+        run_table(f"small cell, {title}, full batch, 32 models",
+                  [Variant("groklab E=1, sequential", small, 1, 32, device),
+                   Variant("groklab ensemble E=32", small, 32, 32, device)],
+                  args.rounds, args.steps * 3, device, ["groklab E=1, sequential"])
 
 
 if __name__ == "__main__":

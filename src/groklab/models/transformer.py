@@ -174,5 +174,6 @@ class EnsembleTransformer(EnsembleModule):
             post = self.act(pre)
         post = hook(cache, b + "mlp.hook_post", post.view(Tq, E, B, -1))   # (Tq, E, B, d_mlp)
         if Tq == 1:
-            return torch.baddbmm(self.p(b + "b_out").unsqueeze(1), post[0], self.p(b + "W_out")).unsqueeze(0)
+            # a view, not post[0]: select's backward would zero-fill and copy a full gradient
+            return torch.baddbmm(self.p(b + "b_out").unsqueeze(1), post.view(E, B, -1), self.p(b + "W_out")).unsqueeze(0)
         return torch.matmul(post, self.p(b + "W_out")) + self.p(b + "b_out").unsqueeze(1)
