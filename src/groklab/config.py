@@ -61,7 +61,7 @@ def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
         if allowed:
             hints = []
             for k in extra:
-                close = difflib.get_close_matches(k, allowed, n=1)
+                close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.7)
                 hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
             where = key if key != "<config>" else "top level"
             return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
@@ -93,21 +93,40 @@ def is_prime(n: int) -> bool:
     return n >= 2 and all(n % k for k in range(2, int(n**0.5) + 1))
 
 
+S5_ORDER = 120  # permutations of 5 elements
+SOLO_OPERATIONS = ("s5", "parity")  # tasks with their own number space: alone in a cell
+
+
 @dataclass(frozen=True)
 class TaskConfig:
     p: int
     operations: tuple[str, ...]
     train_fraction: float
     split_seed: int
+    parity_bits: int = 10
+    parity_k: int = 3
+    balanced: bool = True
+    scale_steps_by_tasks: bool = False
 
     @property
     def n_classes(self) -> int:
-        return self.p
+        """Size of the answer space: p for modular operations, 120 for s5, 2 for parity."""
+        return {"s5": S5_ORDER, "parity": 2}.get(self.operations[0], self.p)
+
+    @property
+    def n_numbers(self) -> int:
+        """Number tokens 0..n_numbers-1: the operands (and answers) of the task."""
+        return self.n_classes
 
     @property
     def vocab_size(self) -> int:
-        # numbers 0..p-1, one token per operation of the cell, then "="
-        return self.p + len(self.operations) + 1
+        # numbers, one token per operation of the cell, then "="
+        return self.n_numbers + len(self.operations) + 1
+
+    @property
+    def seq_len(self) -> int:
+        """[a, op, b, =] for binary operations; [bit_1 .. bit_n, =] for parity."""
+        return self.parity_bits + 1 if self.operations == ("parity",) else 4
 
 
 @dataclass(frozen=True)
@@ -127,12 +146,23 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    kind: str = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
 class OptimizerConfig:
     name: str
     lr: float
     weight_decay: float
     betas: tuple[float, float]
     eps: float
+    momentum: float = 0.0
+    nesterov: bool = False
+    schedule: ScheduleConfig = ScheduleConfig()
+    filters: tuple[dict, ...] = ()   # each {"kind": ..., params}, defaults filled by the schema
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,7 @@ class InitConfig:
     scheme: str
     sparsity: float
     alpha: float
+    rank: int = 4
 
 
 @dataclass(frozen=True)
@@ -154,6 +185,7 @@ class TrainingConfig:
     memorise_threshold: float
     grok_threshold: float
     early_stop_evals: int
+    loss: str = "cross_entropy"
 
 
 def _tuples(d: dict) -> dict:
@@ -172,19 +204,50 @@ class CellConfig:
     def from_dict(cls, raw: dict, prefix: str = "cell") -> "CellConfig":
         """Validate a (possibly partial) cell mapping, fill defaults, check combinations."""
         d = validate(json.loads(json.dumps(raw)), cell_schema(), prefix)
+        opt = _tuples(d["optimizer"])
+        opt["schedule"] = ScheduleConfig(**opt["schedule"])
         cell = cls(
             task=TaskConfig(**_tuples(d["task"])),
             model=ModelConfig(**d["model"]),
-            optimizer=OptimizerConfig(**_tuples(d["optimizer"])),
+            optimizer=OptimizerConfig(**opt),
             init=InitConfig(**d["init"]),
             training=TrainingConfig(**_tuples(d["training"])),
         )
         cell.check(prefix)
         return cell
 
+    @property
+    def total_steps(self) -> int:
+        """The training budget: training.steps, times the number of operations if task.scale_steps_by_tasks."""
+        n = len(self.task.operations) if self.task.scale_steps_by_tasks else 1
+        return self.training.steps * n
+
     def check(self, prefix: str = "cell") -> None:
         """Constraints that span keys (the schema checks single values)."""
-        t, m = self.task, self.model
+        t, m, o = self.task, self.model, self.optimizer
+        solo = [op for op in t.operations if op in SOLO_OPERATIONS]
+        if solo and len(t.operations) > 1:
+            raise ConfigError(
+                f"{prefix}.task.operations: {solo[0]} has its own number space and cannot share a cell "
+                f"with {[op for op in t.operations if op != solo[0]]}"
+            )
+        if t.operations == ("parity",) and t.parity_k > t.parity_bits:
+            raise ConfigError(f"{prefix}.task.parity_k: {t.parity_k} exceeds task.parity_bits={t.parity_bits}")
+        if o.nesterov and (o.name != "sgd" or o.momentum <= 0):
+            raise ConfigError(f"{prefix}.optimizer.nesterov: needs optimizer.name sgd with momentum > 0")
+        for i, f in enumerate(o.filters):
+            if f["kind"] == "grokfast_ma" and f["window"] > self.total_steps:
+                raise ConfigError(
+                    f"{prefix}.optimizer.filters[{i}].window: {f['window']} exceeds the training budget of "
+                    f"{self.total_steps} steps"
+                )
+        if o.schedule.warmup_steps >= self.total_steps:
+            raise ConfigError(
+                f"{prefix}.optimizer.schedule.warmup_steps: {o.schedule.warmup_steps} is not below the budget "
+                f"of {self.total_steps} steps"
+            )
+        if self.init.scheme == "low_rank" and self.init.rank > m.d_model:
+            raise ConfigError(f"{prefix}.init.rank: {self.init.rank} exceeds model.d_model={m.d_model}")
         if "div" in t.operations and not is_prime(t.p):
             raise ConfigError(
                 f"{prefix}.task.p: {t.p} is not prime, but task.operations contains 'div' "
