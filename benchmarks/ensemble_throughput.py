@@ -27,7 +27,7 @@ from groklab.data import make_split
 from groklab.models import build_model
 from groklab.models.reference import ReferenceTransformer
 from groklab.resources import pick_ensemble_size, reexec_with_single_arena, tune_allocator
-from groklab.train import per_model_loss
+from groklab.losses import per_model_loss
 
 DEFAULT = {"task": {"p": 97, "train_fraction": 0.3}, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}}
 SMALL = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}}  # config.yaml's model

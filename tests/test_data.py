@@ -60,3 +60,49 @@ def test_split_depends_on_split_seed_only_and_per_operation():
 def test_train_fraction_leaving_empty_set_is_rejected():
     with pytest.raises(ConfigError, match="task.train_fraction"):
         make_split(task(p=3, train_fraction=0.01))
+
+
+def test_power_et_al_polynomial_operations():
+    p = 11
+    expect = {
+        "x2_plus_y2": lambda a, b: (a * a + b * b) % p,
+        "x2_plus_xy_plus_y2": lambda a, b: (a * a + a * b + b * b) % p,
+        "x3_plus_xy": lambda a, b: (a**3 + a * b) % p,
+    }
+    for op, f in expect.items():
+        a, b, c = operation_table(op, p)
+        assert len(c) == p * p
+        assert all(int(z) == f(int(x), int(y)) for x, y, z in zip(a, b, c)), op
+
+
+def test_s5_is_the_symmetric_group():
+    import itertools
+    a, b, c = operation_table("s5", 7)            # p is unused for s5
+    assert len(c) == 120 * 120
+    table = c.view(120, 120)
+    perms = list(itertools.permutations(range(5)))
+    assert perms[0] == (0, 1, 2, 3, 4)
+    assert torch.equal(table[0], torch.arange(120)) and torch.equal(table[:, 0], torch.arange(120))
+    for i, j in [(3, 77), (119, 5), (42, 42)]:
+        composed = tuple(perms[i][perms[j][x]] for x in range(5))
+        assert perms[int(table[i, j])] == composed
+    for i, j, k in [(1, 2, 3), (50, 60, 70)]:              # associativity
+        assert table[table[i, j], k] == table[i, table[j, k]]
+
+
+def test_sparse_parity_tokens_and_labels():
+    from groklab.config import CellConfig
+    cell = CellConfig.from_dict({"task": {"operations": ["parity"], "parity_bits": 6, "parity_k": 2, "train_fraction": 0.5}})
+    t = cell.task
+    assert (t.seq_len, t.n_classes, t.vocab_size) == (7, 2, 4)
+    s = make_split(t)
+    x = torch.cat([s.train_x, s.test_x])
+    y = torch.cat([s.train_y, s.test_y])
+    assert len(y) == 64 and x.shape == (64, 7) and set(x[:, -1].tolist()) == {3}
+    assert torch.equal(y, x[:, :2].sum(1) % 2)
+
+
+def test_solo_tasks_cannot_share_a_cell():
+    from groklab.config import CellConfig
+    with pytest.raises(ConfigError, match="cell.task.operations: s5 has its own number space"):
+        CellConfig.from_dict({"task": {"operations": ["s5", "add"]}})

@@ -78,3 +78,57 @@ def test_smoke_cell_groks_and_stops_early(tmp_path, root):
     first_mem = m[m.train_acc >= 0.99].groupby("seed").step.min()
     first_grok = m[m.test_acc >= 0.95].groupby("seed").step.min()
     assert (first_grok >= first_mem).all()
+
+
+def test_multitask_balanced_minibatch_reports_each_operation(tmp_path):
+    from groklab.batches import Batches
+    cell = tiny_cell(task={"operations": ["add", "div"]}, training={"batch_size": 20, "steps": 40})
+    m = train_cell(cell, tmp_path, progress=False)
+    for col in ("train_acc/add", "test_acc/div", "train_loss/div", "test_loss/add"):
+        assert col in m.columns
+    b = Batches([0, 1], [169, 156], 20)
+    idx = b.next()
+    assert idx.shape == (2, 20) and ((idx < 169).sum(1) == 10).all()     # 10 examples of each op per model
+    from groklab.aggregate import summarise_runs
+    runs = summarise_runs([tmp_path])
+    assert sorted(runs.operation.unique()) == ["add", "div"] and len(runs) == 6
+
+
+def test_scaled_budget_trains_steps_times_operations(tmp_path):
+    cell = tiny_cell(task={"operations": ["add", "sub"], "scale_steps_by_tasks": True}, training={"steps": 30})
+    m = train_cell(cell, tmp_path, progress=False)
+    assert cell.total_steps == 60 and m.step.max() == 60
+
+
+def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
+    import torch
+    from groklab.data import make_split
+    from groklab.train import GroupRun
+    cell = tiny_cell(training={"steps": 40})
+    split = make_split(cell.task)
+    runs = {}
+    for name, poison in (("clean", False), ("poisoned", True)):
+        run = GroupRun(cell, [0, 1, 2], split, torch.device("cpu"), tmp_path / name)
+        run.eval_now()
+        for step in range(40):
+            if poison and step == 15:          # model 1's weights blow up, as with a huge lr
+                with torch.no_grad():
+                    run.model.p("W_U")[1].fill_(float("inf"))
+            run.train_step()
+            if run.step % 10 == 0:
+                run.eval_now()
+        runs[name] = pd.DataFrame(run.rows)
+    clean, poisoned = runs["clean"], runs["poisoned"]
+    flagged = poisoned.groupby("seed").diverged.any()
+    assert flagged.to_dict() == {0: False, 1: True, 2: False}
+    assert (poisoned[poisoned.seed == 1].test_acc.iloc[-1]) == 0.0
+    keep = poisoned.seed != 1
+    pd.testing.assert_frame_equal(poisoned[keep].reset_index(drop=True), clean[keep].reset_index(drop=True))
+
+
+def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
+    cell = tiny_cell(optimizer={"name": "sgd", "lr": 1.0e12, "weight_decay": 0.0}, training={"steps": 20})
+    m = train_cell(cell, tmp_path, progress=False)
+    from groklab.aggregate import summarise_runs
+    runs = summarise_runs([tmp_path])
+    assert runs.diverged.all() and m.diverged.iloc[-1]

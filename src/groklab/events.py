@@ -1,4 +1,4 @@
-"""Grok events per model: memorisation step, grok step, delay, final accuracies."""
+"""Grok events per model and operation: memorisation step, grok step, delay, stability, divergence."""
 
 from __future__ import annotations
 
@@ -12,33 +12,51 @@ def first_step(steps: np.ndarray, reached: np.ndarray) -> float:
     return float(steps[hit[0]]) if len(hit) else float("nan")
 
 
-def model_events(m: pd.DataFrame, budget: int, memorise_threshold: float, grok_threshold: float) -> dict:
-    """m: one model's metrics rows sorted by step -> its events (steps and % of the budget)."""
-    steps = m["step"].to_numpy()
-    mem = first_step(steps, m["train_acc"].to_numpy() >= memorise_threshold)
-    grok = first_step(steps, m["test_acc"].to_numpy() >= grok_threshold)
-    last = m.iloc[-1]
+def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray, budget: int,
+                 memorise_threshold: float, grok_threshold: float) -> dict:
+    """One model's (one operation's) accuracy curves, sorted by step -> its events.
+
+    Steps are also given in % of the budget (the seed paper's unit: its "18x" is a ratio of
+    percentages). `stable`: test accuracy never fell below the threshold after the grok step.
+    """
+    mem = first_step(steps, train_acc >= memorise_threshold)
+    grok = first_step(steps, test_acc >= grok_threshold)
+    grokked = bool(np.isfinite(grok))
+    after = test_acc[steps >= grok] if grokked else test_acc[:0]
     return {
         "budget": budget,
-        "last_step": int(last["step"]),
+        "last_step": int(steps[-1]),
         "memorisation_step": mem,
         "grok_step": grok,
         "delay": grok - mem,
         "memorisation_pct": 100 * mem / budget,
         "grok_pct": 100 * grok / budget,
         "delay_pct": 100 * (grok - mem) / budget,
-        "grokked": bool(np.isfinite(grok)),
-        "final_train_acc": float(last["train_acc"]),
-        "final_test_acc": float(last["test_acc"]),
-        "best_test_acc": float(m["test_acc"].max()),
+        "grokked": grokked,
+        "stable": grokked and bool((after >= grok_threshold).all()),
+        "final_train_acc": float(train_acc[-1]),
+        "final_test_acc": float(test_acc[-1]),
+        "best_test_acc": float(np.nanmax(test_acc)),
     }
 
 
+def budget_of(config: dict) -> int:
+    """Total training steps of a resolved cell config (scaled by the number of operations if asked)."""
+    task, steps = config["task"], config["training"]["steps"]
+    return steps * (len(task["operations"]) if task.get("scale_steps_by_tasks") else 1)
+
+
 def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """metrics.parquet of one cell + its resolved config -> one row of events per seed."""
-    tr = config["training"]
-    rows = []
+    """metrics.parquet of one cell + its resolved config -> one row per (seed, operation)."""
+    tr, ops = config["training"], config["task"]["operations"]
+    budget, rows = budget_of(config), []
     for seed, m in metrics.sort_values("step").groupby("seed", sort=True):
-        ev = model_events(m, tr["steps"], tr["memorise_threshold"], tr["grok_threshold"])
-        rows.append({"seed": int(seed), **ev})
+        steps = m["step"].to_numpy()
+        diverged = m["diverged"].to_numpy() if "diverged" in m else np.zeros(len(m), bool)
+        for op in ops:
+            suffix = f"/{op}" if len(ops) > 1 else ""
+            ev = model_events(steps, m[f"train_acc{suffix}"].to_numpy(), m[f"test_acc{suffix}"].to_numpy(),
+                              budget, tr["memorise_threshold"], tr["grok_threshold"])
+            rows.append({"seed": int(seed), "operation": op, "n_operations": len(ops), **ev,
+                         "diverged": bool(diverged.any()), "diverged_step": first_step(steps, diverged)})
     return pd.DataFrame(rows)

@@ -16,41 +16,20 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as Fn
 from tqdm import tqdm
 
 from . import io
 from .batches import Batches
 from .config import CellConfig, ConfigError
 from .data import Split, make_split
+from .evaluation import evaluate, metric_rows
+from .losses import per_model_loss
 from .models import build_model
+from .optim import EnsembleOptimizer
 from .resources import pick_ensemble_size, resolve_device, tune_allocator
 from .seeding import derive_seed
 
 CHECKPOINT_FORMAT = 1
-METRIC_COLUMNS = ["seed", "step", "train_loss", "train_acc", "test_loss", "test_acc"]
-
-
-def per_model_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """logits (E, B, C), y (B,) or (E, B) -> each model's mean cross-entropy (E,)."""
-    E, B, C = logits.shape
-    y = y.expand(E, B) if y.dim() == 1 else y
-    return Fn.cross_entropy(logits.reshape(E * B, C), y.reshape(-1), reduction="none").view(E, B).mean(1)
-
-
-@torch.no_grad()
-def evaluate(model, x: torch.Tensor, y: torch.Tensor, rows: int = 16384) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy per model (E,) over the whole set, in chunks of about `rows` / E examples
-    (bounds the (E, chunk, d_mlp) activations whatever the ensemble size)."""
-    chunk = max(64, rows // model.E)
-    loss_sum = torch.zeros(model.E, dtype=torch.float64, device=x.device)
-    hits = torch.zeros(model.E, dtype=torch.float64, device=x.device)
-    for i in range(0, len(y), chunk):
-        logits = model(x[i : i + chunk])                                   # (E, b, C)
-        yb = y[i : i + chunk]
-        loss_sum += per_model_loss(logits, yb).double() * len(yb)
-        hits += (logits.argmax(-1) == yb).sum(1).double()
-    return loss_sum / len(y), hits / len(y)
 
 
 class GroupRun:
@@ -58,19 +37,21 @@ class GroupRun:
 
     def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, workdir: Path):
         self.cell, self.seeds, self.device, self.dir = cell, list(seeds), device, workdir
-        tr = cell.training
-        self.data = {k: getattr(split, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
+        tr, task = cell.training, cell.task
+        self.data = {k: getattr(split, k).to(device) for k in ("train_x", "train_y", "train_op", "test_x", "test_y", "test_op")}
         self.model = build_model(cell, self.seeds).to(device)
-        opt = cell.optimizer
-        self.opt = torch.optim.AdamW(
-            self.model.parameters(), lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay,
-            # fused runs one elementwise kernel over each stacked (E, ...) tensor: still per model.
-            fused=True,
-        )
-        n_train = len(split.train_y)
-        self.batches = Batches(self.seeds, n_train, tr.batch_size) if tr.batch_size and tr.batch_size < n_train else None
+        self.opt = EnsembleOptimizer(list(self.model.parameters()), cell.optimizer, self.seeds, cell.total_steps)
+        # training examples come in one contiguous block per operation (make_split)
+        sizes = torch.bincount(split.train_op, minlength=len(task.operations)).tolist()
+        blocks = sizes if task.balanced else [sum(sizes)]
+        minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
+        self.batches = Batches(self.seeds, blocks, tr.batch_size) if minibatch else None
+        # Balanced full batch: the loss is the mean over operations of each operation's mean loss.
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.op_slices = [slice(a, a + n) for a, n in zip(starts, sizes)] if len(blocks) > 1 and not minibatch else None
         self.step, self.n_parts, self.rows, self.last_eval = 0, 0, [], -1
         self.streak = torch.zeros(len(seeds), dtype=torch.long)   # consecutive evals at/above grok_threshold
+        self.diverged = torch.zeros(len(seeds), dtype=torch.bool)  # loss or logits became NaN/Inf
 
     @property
     def ckpt_path(self) -> Path:
@@ -84,7 +65,8 @@ class GroupRun:
             self.opt.load_state_dict(state["optimizer"])
             if self.batches is not None:
                 self.batches.load_state_dict(state["batches"])
-            self.step, self.n_parts, self.streak, self.last_eval = (state[k] for k in ("step", "n_parts", "streak", "last_eval"))
+            self.step, self.n_parts, self.streak, self.last_eval, self.diverged = (
+                state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged"))
         for part in self.dir.glob("metrics-*.parquet"):
             if int(part.stem.split("-")[1]) >= self.n_parts:
                 part.unlink()
@@ -108,25 +90,27 @@ class GroupRun:
             "format": CHECKPOINT_FORMAT, "cell_hash": self.cell.hash, "seeds": self.seeds, "step": self.step,
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "batches": self.batches.state_dict() if self.batches else None,
-            "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval,
+            "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval, "diverged": self.diverged,
         })
 
     def flush_metrics(self) -> None:
         """Write the rows gathered since the last flush as the next part (metrics never pile up in memory)."""
         if self.rows:
-            io.write_parquet(self.dir / f"metrics-{self.n_parts:05d}.parquet", pd.DataFrame(self.rows, columns=METRIC_COLUMNS))
+            io.write_parquet(self.dir / f"metrics-{self.n_parts:05d}.parquet", pd.DataFrame(self.rows))
             self.n_parts, self.rows = self.n_parts + 1, []
 
     def eval_now(self) -> float:
-        d = self.data
-        tr_loss, tr_acc = evaluate(self.model, d["train_x"], d["train_y"])
-        te_loss, te_acc = evaluate(self.model, d["test_x"], d["test_y"])
-        for e, seed in enumerate(self.seeds):
-            self.rows.append((seed, self.step, tr_loss[e].item(), tr_acc[e].item(), te_loss[e].item(), te_acc[e].item()))
+        d, ops, kind = self.data, self.cell.task.operations, self.cell.training.loss
+        train = evaluate(self.model, d["train_x"], d["train_y"], d["train_op"], len(ops), kind)
+        test = evaluate(self.model, d["test_x"], d["test_y"], d["test_op"], len(ops), kind)
+        # A diverged model stays diverged; its NaN parameters never touch the other models.
+        self.diverged |= ~torch.isfinite(train.loss.cpu())
+        self.rows += metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
         self.last_eval = self.step
-        good = te_acc.cpu() >= self.cell.training.grok_threshold
+        # every operation must be at/above the threshold for a model to count as generalised
+        good = (test.op_acc.cpu() >= self.cell.training.grok_threshold).all(1)
         self.streak = torch.where(good, self.streak + 1, torch.zeros_like(self.streak))
-        return te_acc.max().item()
+        return test.acc.max().item()
 
     def train_step(self) -> None:
         d = self.data
@@ -136,29 +120,37 @@ class GroupRun:
             idx = self.batches.next().to(self.device)                 # (E, B)
             x, y = d["train_x"][idx], d["train_y"][idx]                # (E, B, 4), (E, B)
         # Sum of per-model means: each model's gradient is that of its own mean loss.
-        loss = per_model_loss(self.model(x), y).sum()
+        loss = self.cell_loss(self.model(x), y).sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
 
+    def cell_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each model's loss (E,): the mean over examples, or over operations' means (balanced full batch)."""
+        kind = self.cell.training.loss
+        if self.op_slices is None:
+            return per_model_loss(logits, y, kind)
+        return torch.stack([per_model_loss(logits[:, s], y[s], kind) for s in self.op_slices]).mean(0)
+
     def finished(self) -> bool:
-        """Budget spent, or (early stop) every model stably generalised for early_stop_evals evals."""
+        """Budget spent, or (early stop) every model stably generalised (or diverged) for early_stop_evals evals."""
         n = self.cell.training.early_stop_evals
-        return self.step >= self.cell.training.steps or (n > 0 and bool((self.streak >= n).all()))
+        done = (self.streak >= n) | self.diverged
+        return self.step >= self.cell.total_steps or (n > 0 and bool(done.all()))
 
     def run(self, progress: bool = True) -> None:
-        tr = self.cell.training
+        tr, budget = self.cell.training, self.cell.total_steps
         if not self.resume():
             self.eval_now()                      # step 0: the initial models
         if self.finished():
             return
-        bar = tqdm(total=tr.steps, initial=self.step, file=sys.stderr, disable=not progress,
+        bar = tqdm(total=budget, initial=self.step, file=sys.stderr, disable=not progress,
                    desc=f"seeds {self.seeds[0]}..{self.seeds[-1]}", unit="step", mininterval=1.0)
         while not self.finished():
             self.train_step()
             bar.update(1)
-            if self.step % tr.eval_every == 0 or self.step == tr.steps:
+            if self.step % tr.eval_every == 0 or self.step == budget:
                 bar.set_postfix(best_test_acc=f"{self.eval_now():.3f}", refresh=False)
             if self.step % tr.checkpoint_every == 0:
                 self.checkpoint()

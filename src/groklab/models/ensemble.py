@@ -88,6 +88,8 @@ def _draw_one(spec: ParamSpec, g: torch.Generator, init: InitConfig | None) -> t
         return torch.zeros(spec.shape)
     if spec.kind == "ones":
         return torch.ones(spec.shape)
+    if init is not None and init.scheme == "low_rank":
+        return _low_rank(spec, g, init.rank)
     w = torch.randn(spec.shape, generator=g) * spec.std
     if init is None or init.scheme == "default":
         return w
@@ -98,3 +100,17 @@ def _draw_one(spec: ParamSpec, g: torch.Generator, init: InitConfig | None) -> t
         keep = torch.rand(spec.shape, generator=g) >= init.sparsity
         return w * keep / math.sqrt(1.0 - init.sparsity)
     raise ValueError(f"init.scheme: unknown scheme {init.scheme!r}")
+
+
+def _low_rank(spec: ParamSpec, g: torch.Generator, rank: int) -> torch.Tensor:
+    """A (..., a, b) weight as U @ V with U (..., a, r), V (..., r, b), entries std (std^2 / r)^(1/4).
+
+    Each entry of U @ V is a sum of r products, so its variance is r * s^4 = std^2: the
+    same scale as the default init, with rank at most r.
+    """
+    *lead, a, b = spec.shape
+    r = min(rank, a, b)
+    s = (spec.std**2 / r) ** 0.25
+    U = torch.randn(*lead, a, r, generator=g) * s
+    V = torch.randn(*lead, r, b, generator=g) * s
+    return U @ V

@@ -2,7 +2,7 @@
 
 concat(emb) @ W_in equals the sum over positions t of W_E[token_t] @ W_in[t], so each
 position's contribution comes from a small (E, V, hidden) table gathered per example.
-Shapes: E models, B examples, T = 4 positions, V vocabulary, d = d_model, h = d_mlp.
+Shapes: E models, B examples, T positions, V vocabulary, d = d_model, h = d_mlp.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import torch
 
 from ..config import InitConfig, ModelConfig, TaskConfig
 from .ensemble import EnsembleModule, ParamSpec, flat_token_index, gather_positions, hook
-from .transformer import SEQ_LEN, activation
+from .transformer import activation
 
 
 class EnsembleMLP(EnsembleModule):
     def __init__(self, model: ModelConfig, task: TaskConfig, seeds: list[int], init: InitConfig | None = None):
-        self.cfg, self.vocab, self.n_out = model, task.vocab_size, task.n_classes
+        self.cfg, self.vocab, self.n_out, self.seq_len = model, task.vocab_size, task.n_classes, task.seq_len
         super().__init__(seeds, init)
         self.act = activation(model.act)
 
@@ -26,7 +26,7 @@ class EnsembleMLP(EnsembleModule):
         d, h = self.cfg.d_model, self.cfg.d_mlp
         return {
             "W_E": ParamSpec((self.vocab, d), "weight", 1 / math.sqrt(d)),
-            "W_in": ParamSpec((SEQ_LEN, d, h), "weight", 1 / math.sqrt(SEQ_LEN * d)),
+            "W_in": ParamSpec((self.seq_len, d, h), "weight", 1 / math.sqrt(self.seq_len * d)),
             "b_in": ParamSpec((h,), "zeros"),
             "W_out": ParamSpec((h, self.n_out), "weight", 1 / math.sqrt(h)),
             "b_out": ParamSpec((self.n_out,), "zeros"),

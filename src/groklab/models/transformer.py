@@ -6,7 +6,7 @@ the last (=) position, but:
     per-token tables (T, E, V, F) gathered per example instead of an (E, B*T, d) matmul;
   * in the last layer only the = position reaches the output, so its query, attention
     output, MLP and unembedding run on that one position.
-Shapes: E models, B examples, T = 4 positions, V vocabulary, d = d_model, F = n_heads * d_head.
+Shapes: E models, B examples, T positions (4 for [a, op, b, =]), V vocabulary, d = d_model, F = n_heads * d_head.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import torch.nn.functional as Fn
 from ..config import InitConfig, ModelConfig, TaskConfig
 from .ensemble import EnsembleModule, ParamSpec, flat_token_index, gather_positions, hook
 
-SEQ_LEN = 4
-
 
 def activation(name: str):
     return Fn.relu if name == "relu" else Fn.gelu
@@ -28,7 +26,7 @@ def activation(name: str):
 
 class EnsembleTransformer(EnsembleModule):
     def __init__(self, model: ModelConfig, task: TaskConfig, seeds: list[int], init: InitConfig | None = None):
-        self.cfg, self.vocab, self.n_out = model, task.vocab_size, task.n_classes
+        self.cfg, self.vocab, self.n_out, self.seq_len = model, task.vocab_size, task.n_classes, task.seq_len
         self.F = model.n_heads * model.head_dim
         super().__init__(seeds, init)
         self.act = activation(model.act)
@@ -37,7 +35,7 @@ class EnsembleTransformer(EnsembleModule):
         m, d, F = self.cfg, self.cfg.d_model, self.F
         s = {
             "W_E": ParamSpec((self.vocab, d), "weight", 1 / math.sqrt(d)),
-            "W_pos": ParamSpec((SEQ_LEN, d), "weight", 1 / math.sqrt(d)),
+            "W_pos": ParamSpec((self.seq_len, d), "weight", 1 / math.sqrt(d)),
         }
         for l in range(m.n_layers):
             b = f"blocks.{l}."
