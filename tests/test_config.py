@@ -25,6 +25,17 @@ def test_defaults_are_filled_from_the_schema():
         ({"training": {"seeds": []}}, "cell.training.seeds"),
         ({"model": {"d_model": 10, "n_heads": 4}}, "cell.model.n_heads"),
         ({"training": {"steps": 10, "eval_every": 100}}, "cell.training.eval_every"),
+        ({"task": {"operations": ["s5", "add"]}}, "cell.task.operations"),
+        ({"task": {"operations": ["parity"], "parity_bits": 4, "parity_k": 5}}, "cell.task.parity_k"),
+        ({"optimizer": {"filters": [{"kind": "grokfast_ma", "window": 500}]}, "training": {"steps": 100, "eval_every": 10}},
+         "cell.optimizer.filters[0].window"),
+        ({"optimizer": {"filters": [{"kind": "grokfast_ema", "window": 5}]}}, "cell.optimizer.filters[0]"),
+        ({"optimizer": {"filters": [{"kind": "lion"}]}}, "cell.optimizer.filters[0].kind"),
+        ({"optimizer": {"name": "sgd", "nesterov": True}}, "cell.optimizer.nesterov"),
+        ({"optimizer": {"name": "rmsprop"}}, "cell.optimizer.name"),
+        ({"optimizer": {"schedule": {"kind": "cosine", "warmup_steps": 20000}}}, "cell.optimizer.schedule.warmup_steps"),
+        ({"init": {"scheme": "low_rank", "rank": 1000}}, "cell.init.rank"),
+        ({"training": {"loss": "hinge"}}, "cell.training.loss"),
     ],
 )
 def test_bad_cell_values_name_the_key(raw, key):
