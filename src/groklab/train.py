@@ -168,8 +168,11 @@ def group_seeds(seeds: list[int], E: int) -> list[list[int]]:
     return [list(seeds[i : i + E]) for i in range(0, len(seeds), E)]
 
 
-def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "") -> pd.DataFrame:
-    """Train every seed of `cell` in ensembles; write metrics.parquet, config.json, final.pt atomically."""
+def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "",
+               provenance: dict | None = None) -> pd.DataFrame:
+    """Train every seed of `cell` in ensembles; write metrics.parquet, config.json, final.pt atomically.
+
+    `provenance` (e.g. the Snakemake rule and Slurm job id) is stored in config.json."""
     out = Path(out_dir)
     tune_allocator()
     device = resolve_device(cell.training.device)
@@ -184,7 +187,7 @@ def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, nam
         finals.append({"seeds": seeds, "step": run.step, "model": run.model.state_dict(), "optimizer": run.opt.state_dict()})
     metrics = pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
     record = {"name": name, "hash": cell.hash, "config": cell.to_dict(), "ensemble_size": E,
-              "device": str(device), "train_seconds": round(time.time() - t0, 3)}
+              "device": str(device), "train_seconds": round(time.time() - t0, 3), "provenance": provenance or {}}
     io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "groups": finals})
     io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": name}})
     io.write_json(out / "config.json", record)

@@ -1,5 +1,6 @@
 """Snakemake adapter: train one cell (progress bar goes to the rule's log)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,4 +12,7 @@ from groklab.train import train_cell
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
 record = snakemake.params.cell
-train_cell(CellConfig.from_dict(record["config"]), Path(snakemake.output.metrics).parent, name=record["name"])
+# where this job ran: the Slurm job id when it went through Slurm (None on a local run)
+provenance = {"rule": snakemake.rule, "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "host": os.uname().nodename}
+train_cell(CellConfig.from_dict(record["config"]), Path(snakemake.output.metrics).parent, name=record["name"],
+           provenance=provenance)
