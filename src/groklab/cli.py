@@ -35,6 +35,17 @@ def _cells(args) -> int:
     return 0
 
 
+def _observables_doc(args) -> int:
+    from pathlib import Path
+
+    from . import io
+    from .observables.doc import render
+
+    io.write_text(Path(args.out), render())
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         from .resources import reexec_with_single_arena
@@ -52,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     cl = sub.add_parser("cells", help="list the cells a workflow config expands to")
     cl.add_argument("--config", default="config.yaml")
     cl.set_defaults(func=_cells)
+    od = sub.add_parser("observables-doc", help="regenerate docs/observables.md from the observable registry")
+    od.add_argument("--out", default="docs/observables.md")
+    od.set_defaults(func=_observables_doc)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -174,6 +174,12 @@ class InitConfig:
 
 
 @dataclass(frozen=True)
+class ObservablesConfig:
+    enabled: bool = True
+    expensive_every: int = 10
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     steps: int
     batch_size: int | None
@@ -186,6 +192,7 @@ class TrainingConfig:
     grok_threshold: float
     early_stop_evals: int
     loss: str = "cross_entropy"
+    observables: ObservablesConfig = ObservablesConfig()
 
 
 def _tuples(d: dict) -> dict:
@@ -206,12 +213,14 @@ class CellConfig:
         d = validate(json.loads(json.dumps(raw)), cell_schema(), prefix)
         opt = _tuples(d["optimizer"])
         opt["schedule"] = ScheduleConfig(**opt["schedule"])
+        training = _tuples(d["training"])
+        training["observables"] = ObservablesConfig(**training["observables"])
         cell = cls(
             task=TaskConfig(**_tuples(d["task"])),
             model=ModelConfig(**d["model"]),
             optimizer=OptimizerConfig(**opt),
             init=InitConfig(**d["init"]),
-            training=TrainingConfig(**_tuples(d["training"])),
+            training=TrainingConfig(**training),
         )
         cell.check(prefix)
         return cell

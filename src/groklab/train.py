@@ -25,6 +25,7 @@ from .data import Split, make_split
 from .evaluation import evaluate, metric_rows
 from .losses import per_model_loss
 from .models import build_model
+from .observables import make_probe, observe
 from .optim import EnsembleOptimizer
 from .resources import pick_ensemble_size, resolve_device, tune_allocator
 from .seeding import derive_seed
@@ -52,6 +53,10 @@ class GroupRun:
         self.step, self.n_parts, self.rows, self.last_eval = 0, 0, [], -1
         self.streak = torch.zeros(len(seeds), dtype=torch.long)   # consecutive evals at/above grok_threshold
         self.diverged = torch.zeros(len(seeds), dtype=torch.bool)  # loss or logits became NaN/Inf
+        # observables: the initial parameters (rebuilt from the seeds on resume, so not stored)
+        # and those of the previous observation (stored: update ratios need them)
+        self.init = {n: w.detach().clone() for n, w in self.model.named_weights()}
+        self.prev, self.prev_step, self.obs_rows = None, None, []
 
     @property
     def ckpt_path(self) -> Path:
@@ -65,9 +70,9 @@ class GroupRun:
             self.opt.load_state_dict(state["optimizer"])
             if self.batches is not None:
                 self.batches.load_state_dict(state["batches"])
-            self.step, self.n_parts, self.streak, self.last_eval, self.diverged = (
-                state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged"))
-        for part in self.dir.glob("metrics-*.parquet"):
+            self.step, self.n_parts, self.streak, self.last_eval, self.diverged, self.prev, self.prev_step = (
+                state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step"))
+        for part in [*self.dir.glob("metrics-*.parquet"), *self.dir.glob("observables-*.parquet")]:
             if int(part.stem.split("-")[1]) >= self.n_parts:
                 part.unlink()
         return self.step > 0
@@ -91,13 +96,16 @@ class GroupRun:
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "batches": self.batches.state_dict() if self.batches else None,
             "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval, "diverged": self.diverged,
+            "prev": self.prev, "prev_step": self.prev_step,
         })
 
     def flush_metrics(self) -> None:
         """Write the rows gathered since the last flush as the next part (metrics never pile up in memory)."""
         if self.rows:
             io.write_parquet(self.dir / f"metrics-{self.n_parts:05d}.parquet", pd.DataFrame(self.rows))
-            self.n_parts, self.rows = self.n_parts + 1, []
+            if self.obs_rows:
+                io.write_parquet(self.dir / f"observables-{self.n_parts:05d}.parquet", pd.DataFrame(self.obs_rows))
+            self.n_parts, self.rows, self.obs_rows = self.n_parts + 1, [], []
 
     def eval_now(self) -> float:
         d, ops, kind = self.data, self.cell.task.operations, self.cell.training.loss
@@ -106,11 +114,24 @@ class GroupRun:
         # A diverged model stays diverged; its NaN parameters never touch the other models.
         self.diverged |= ~torch.isfinite(train.loss.cpu())
         self.rows += metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
+        if self.cell.training.observables.enabled:
+            self.observe()
         self.last_eval = self.step
         # every operation must be at/above the threshold for a model to count as generalised
         good = (test.op_acc.cpu() >= self.cell.training.grok_threshold).all(1)
         self.streak = torch.where(good, self.streak + 1, torch.zeros_like(self.streak))
         return test.acc.max().item()
+
+    def observe(self) -> None:
+        """Observables of every model on the training set (fresh gradient; p.grad and RNGs untouched)."""
+        cfg, d = self.cell.training, self.data
+        n_eval = self.step // cfg.eval_every
+        probe = make_probe(self.model, self.opt, self.cell, self.step, d["train_x"], d["train_y"],
+                           self.init, self.prev, self.prev_step)
+        values = observe(probe, expensive=n_eval % cfg.observables.expensive_every == 0)
+        for e, seed in enumerate(self.seeds):
+            self.obs_rows.append({"seed": seed, "step": self.step, **{k: v[e].item() for k, v in values.items()}})
+        self.prev, self.prev_step = probe.params, self.step
 
     def train_step(self) -> None:
         d = self.data
@@ -159,9 +180,23 @@ class GroupRun:
             self.eval_now()                      # record the last step too
         self.checkpoint()
 
-    def metrics(self) -> pd.DataFrame:
-        parts = sorted(self.dir.glob("metrics-*.parquet"))
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    def table(self, kind: str) -> pd.DataFrame:
+        """All flushed parts of `kind` ("metrics" or "observables") as one frame."""
+        parts = sorted(self.dir.glob(f"{kind}-*.parquet"))
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+
+
+def write_observables(path: Path, frames: list[pd.DataFrame], cell: CellConfig, name: str) -> None:
+    """observables.parquet: one row per (seed, step), one column per observable, the registry in the metadata."""
+    from .observables import REGISTRY
+
+    frames = [f for f in frames if len(f)]
+    table = (pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
+             if frames else pd.DataFrame({"seed": pd.Series(dtype="int64"), "step": pd.Series(dtype="int64")}))
+    registry = {o.name: {"group": o.group, "definition": o.definition, "unit": o.unit, "cost": o.cost, "sites": o.sites}
+                for o in REGISTRY.values()}
+    io.write_parquet(path, table, metadata={"groklab_cell": {"hash": cell.hash, "name": name},
+                                            "groklab_observables": registry})
 
 
 def group_seeds(seeds: list[int], E: int) -> list[list[int]]:
@@ -178,18 +213,20 @@ def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, nam
     device = resolve_device(cell.training.device)
     split = make_split(cell.task)
     E = cell.training.ensemble_size or pick_ensemble_size(cell, device, len(split.train_y))
-    groups, frames, finals = group_seeds(list(cell.training.seeds), E), [], []
+    groups, frames, observed, finals = group_seeds(list(cell.training.seeds), E), [], [], []
     t0 = time.time()
     for seeds in groups:
         run = GroupRun(cell, seeds, split, device, out / ".partial" / f"group-{derive_seed(*seeds) % 10**8:08d}")
         run.run(progress)
-        frames.append(run.metrics())
+        frames.append(run.table("metrics"))
+        observed.append(run.table("observables"))
         finals.append({"seeds": seeds, "step": run.step, "model": run.model.state_dict(), "optimizer": run.opt.state_dict()})
     metrics = pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
     record = {"name": name, "hash": cell.hash, "config": cell.to_dict(), "ensemble_size": E,
               "device": str(device), "train_seconds": round(time.time() - t0, 3), "provenance": provenance or {}}
     io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "groups": finals})
     io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": name}})
+    write_observables(out / "observables.parquet", observed, cell, name)
     io.write_json(out / "config.json", record)
     shutil.rmtree(out / ".partial", ignore_errors=True)
     return metrics

@@ -1,0 +1,58 @@
+"""The observable registry: every training signal has a name, group, definition, unit and cost class.
+
+An observable's function takes a `Probe` (one snapshot of an ensemble) and returns
+{site: (E,) tensor}: one value per model for each site (a weight matrix, a head, a
+position, or "" for a single global value). Columns are `name` or `name[site]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+GROUPS = ("weights", "gradients", "optimizer", "representations", "attention", "outputs", "fourier", "geometry")
+
+
+@dataclass(frozen=True)
+class Observable:
+    name: str                 # "<group>.<stat>", e.g. "weights.spectral_norm"
+    group: str
+    definition: str           # one line
+    unit: str
+    cost: str                 # "cheap": every eval; "expensive": every k-th eval
+    sites: str                # what a site is: "matrix", "head", "position", "global"
+    fn: Callable[..., dict[str, torch.Tensor]]
+
+
+REGISTRY: dict[str, Observable] = {}
+
+
+def observable(name: str, definition: str, unit: str = "", cost: str = "cheap", sites: str = "global"):
+    """Decorator registering `fn(probe) -> {site: (E,) tensor}` under `name`."""
+    group = name.split(".")[0]
+    assert group in GROUPS and cost in ("cheap", "expensive"), name
+
+    def register(fn):
+        assert name not in REGISTRY, f"observable {name} registered twice"
+        REGISTRY[name] = Observable(name, group, definition, unit, cost, sites, fn)
+        return fn
+
+    return register
+
+
+def column(name: str, site: str) -> str:
+    return f"{name}[{site}]" if site else name
+
+
+def distinct_count(columns: list[str]) -> tuple[int, int]:
+    """(definitions, distinct observables): a definition counts once per weight matrix it is
+    measured on (different matrices are different signals) but once in all for heads and
+    positions (instances of one signal)."""
+    per_def: dict[str, set[str]] = {}
+    for col in columns:
+        name, _, site = col.partition("[")
+        per_def.setdefault(name, set()).add(site.rstrip("]"))
+    distinct = sum(len(s) if REGISTRY[n].sites == "matrix" else 1 for n, s in per_def.items())
+    return len(per_def), distinct

@@ -1,0 +1,137 @@
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from groklab.config import CellConfig
+from groklab.data import make_split
+from groklab.losses import per_model_loss
+from groklab.models import build_model
+from groklab.observables import REGISTRY, distinct_count, make_probe, observe
+from groklab.observables.fourier import excluded_loss, gini, restricted_loss
+from groklab.observables.geometry import top_hessian_eigenvalue
+from groklab.optim import EnsembleOptimizer
+from groklab.train import train_cell
+from conftest import tiny_cell
+
+
+def probe_for(cell, seeds, steps=3):
+    split = make_split(cell.task)
+    model = build_model(cell, seeds)
+    opt = EnsembleOptimizer(list(model.parameters()), cell.optimizer, seeds, 100)
+    init = {n: w.detach().clone() for n, w in model.named_weights()}
+    for _ in range(steps):
+        per_model_loss(model(split.train_x), split.train_y).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    return make_probe(model, opt, cell, steps, split.train_x, split.train_y, init, None, None)
+
+
+def test_at_least_100_distinct_observables_documented():
+    probe = probe_for(tiny_cell(), [0])
+    columns = list(observe(probe, expensive=True))
+    definitions, distinct = distinct_count(columns)
+    assert distinct >= 100 and definitions == len(REGISTRY)
+    for obs in REGISTRY.values():
+        assert obs.definition and obs.cost in ("cheap", "expensive")
+
+
+def test_spectral_norm_matches_torch():
+    probe = probe_for(tiny_cell(), [0, 1])
+    values = observe(probe, expensive=False)
+    for name, w in probe.matrices().items():
+        expect = torch.linalg.matrix_norm(w, ord=2)
+        torch.testing.assert_close(values[f"weights.spectral_norm[{name}]"], expect, rtol=1e-5, atol=1e-6)
+
+
+def test_gini_closed_forms():
+    assert gini(torch.tensor([[0.0, 0.0, 1.0, 0.0]])).item() == pytest.approx(0.75)
+    assert gini(torch.ones(1, 7)).item() == pytest.approx(0.0)
+
+
+def test_hessian_top_eigenvalue_matches_dense_hessian():
+    cell = CellConfig.from_dict({"task": {"p": 5}, "model": {"arch": "mlp", "d_model": 3, "d_mlp": 4}})
+    probe = probe_for(cell, [0, 1], steps=5)
+    eig = top_hessian_eigenvalue(probe, iterations=300)
+    model, (x, y) = probe.model, (probe.x, probe.y)
+    names = [n for n, _ in model.named_weights()]
+    for e in range(2):
+        shapes = [probe.params[n][e].shape for n in names]
+        flat0 = torch.cat([probe.params[n][e].reshape(-1) for n in names]).double()
+
+        def loss_of(theta):
+            tensors, i = {}, 0
+            for n, shape in zip(names, shapes):
+                k = math.prod(shape)
+                full = probe.params[n].double().clone()
+                full[e] = theta[i : i + k].view(shape)
+                tensors[n.replace(".", "__")] = full
+                i += k
+            logits = torch.func.functional_call(model.double(), tensors, (x,))
+            return per_model_loss(logits, y)[e]
+
+        H = torch.autograd.functional.hessian(loss_of, flat0)
+        lam = torch.linalg.eigvalsh(H)
+        top = lam[lam.abs().argmax()].item()
+        model.float()
+        assert eig[e].item() == pytest.approx(top, rel=1e-3)
+
+
+class FourierCircuit(torch.nn.Module):
+    """logits(a, b, c) = 4 * sum_k cos(2 pi k (a + b - c) / p) over key frequencies: the clock algorithm."""
+
+    def __init__(self, p, keys):
+        super().__init__()
+        self.p, self.keys = p, keys
+
+    def forward(self, x):
+        a, b = x[:, 0].double(), x[:, 2].double()
+        c = torch.arange(self.p, dtype=torch.float64)
+        s = (a + b).view(-1, 1) - c.view(1, -1)
+        return sum(4 * torch.cos(2 * math.pi * k * s / self.p) for k in self.keys).unsqueeze(0).float()
+
+
+def test_fourier_losses_on_an_exact_fourier_circuit():
+    p, keys = 23, [2, 5, 7, 9, 11]
+    cell = CellConfig.from_dict({"task": {"p": p, "train_fraction": 0.5}, "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}})
+    probe = probe_for(cell, [0], steps=0)
+    probe.model = FourierCircuit(p, keys)
+    # embedding whose frequency norms single out the circuit's key frequencies
+    x = torch.arange(p, dtype=torch.float64)
+    W_E = torch.zeros(1, p + 2, 16)
+    for i, k in enumerate(keys):
+        W_E[0, :p, 2 * i] = torch.cos(2 * math.pi * k * x / p).float()
+        W_E[0, :p, 2 * i + 1] = torch.sin(2 * math.pi * k * x / p).float()
+    probe.params["W_E"] = W_E
+    probe.y = (probe.x[:, 0] + probe.x[:, 2]) % p
+    full = per_model_loss(probe.model(probe.x), probe.y).item()
+    restricted = restricted_loss(probe)[""].item()
+    excluded = excluded_loss(probe)[""].item()
+    assert restricted == pytest.approx(full, abs=1e-3)
+    assert excluded > math.log(p) - 0.1           # no better than chance once the key terms are gone
+
+
+def test_observables_are_per_model():
+    cell = tiny_cell()
+    together = observe(probe_for(cell, [0, 1]), expensive=True)
+    alone = observe(probe_for(cell, [1]), expensive=True)
+    for name, v in together.items():
+        torch.testing.assert_close(v[1:], alone[name], rtol=2e-3, atol=2e-5, equal_nan=True, msg=name)
+
+
+def test_observables_do_not_change_training(tmp_path):
+    cell = tiny_cell(training={"batch_size": 16})
+    on = train_cell(cell, tmp_path / "on", progress=False)
+    off_cell = CellConfig.from_dict({**cell.to_dict(), "training": {**cell.to_dict()["training"], "observables": {"enabled": False}}})
+    off = train_cell(off_cell, tmp_path / "off", progress=False)
+    pd.testing.assert_frame_equal(on, off, check_exact=True)
+    obs = pd.read_parquet(tmp_path / "on" / "observables.parquet")
+    assert len(obs) == len(on) and "weights.sum_sq" in obs.columns
+    assert obs["geometry.hessian_top_eig"].notna().sum() > 0                   # expensive ones at some evals
+    assert len(pd.read_parquet(tmp_path / "off" / "observables.parquet")) == 0
+
+
+def test_observables_doc_is_up_to_date(root):
+    from groklab.observables.doc import render
+    assert (root / "docs" / "observables.md").read_text() == render(), "run: groklab observables-doc"
