@@ -1,3 +1,8 @@
+# The aggregation is light: it runs on the submitting machine, never as a cluster job.
+localrules:
+    aggregate_runs,
+
+
 rule aggregate_runs:
     """One row per model: memorisation step, grok step, delay (also in % of budget), final accuracies."""
     input:

@@ -1,34 +1,22 @@
 import os
+import shutil
 import sys
-from pathlib import Path
 
-
-def _auto_device() -> str:
-    """What `training.device: auto` means for a job's resources: GROKLAB_AUTO_DEVICE (cuda or cpu)
-    where set (e.g. on a cluster login node without a GPU), else whether this machine has an
-    NVIDIA GPU (cheap: no torch import while building the DAG)."""
-    forced = os.environ.get("GROKLAB_AUTO_DEVICE")
-    if forced:
-        if forced not in ("cuda", "cpu"):
-            sys.exit(f"groklab: GROKLAB_AUTO_DEVICE must be cuda or cpu, not {forced!r}")
-        return forced
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return "cuda" if gpus.is_dir() and any(gpus.iterdir()) else "cpu"
-
-
-AUTO_DEVICE = _auto_device()
-
-
-def train_on_gpu(wildcards) -> bool:
-    device = CELLS[wildcards.cell].config.training.device
-    return device == "cuda" or (device == "auto" and AUTO_DEVICE == "cuda")
-
-
-# Slurm placement of GPU training jobs (profiles/slurm): a GPU partition and model where the
-# site needs them; CPU cells stay on GROKLAB_SLURM_PARTITION (or the cluster's default).
-_CPU_PARTITION = os.environ.get("GROKLAB_SLURM_PARTITION", "")
-_GPU_PARTITION = os.environ.get("GROKLAB_SLURM_GPU_PARTITION", "") or _CPU_PARTITION
-_GPU_MODEL = os.environ.get("GROKLAB_SLURM_GPU_MODEL", "")
+# Which cells train on a GPU, for their job resources. `training.device: auto` means cuda where
+# GROKLAB_AUTO_DEVICE=cuda (e.g. on a cluster login node without a GPU: the jobs go to GPU nodes)
+# or, when it is unset, where this machine has nvidia-smi (a GPU workstation).
+AUTO_DEVICE = os.environ.get("GROKLAB_AUTO_DEVICE") or ("cuda" if shutil.which("nvidia-smi") else "cpu")
+if AUTO_DEVICE not in ("cuda", "cpu"):
+    sys.exit(f"groklab: GROKLAB_AUTO_DEVICE must be cuda or cpu, not {AUTO_DEVICE!r}")
+ON_GPU = {
+    cell_id: cell.config.training.device == "cuda" or (cell.config.training.device == "auto" and AUTO_DEVICE == "cuda")
+    for cell_id, cell in CELLS.items()
+}
+# Slurm placement of GPU training jobs (profiles/slurm): a GPU partition and GPU model where the
+# site needs them; CPU cells stay on GROKLAB_SLURM_PARTITION (or the cluster's default partition).
+CPU_PARTITION = os.environ.get("GROKLAB_SLURM_PARTITION", "")
+GPU_PARTITION = os.environ.get("GROKLAB_SLURM_GPU_PARTITION", "") or CPU_PARTITION
+GPU_MODEL = os.environ.get("GROKLAB_SLURM_GPU_MODEL", "")
 
 
 rule train:
@@ -44,12 +32,12 @@ rule train:
     params:
         cell=get_cell_record,
     # A CUDA cell is one job on one GPU with a few CPUs; a CPU cell is one single-threaded job.
-    threads: lambda wildcards: 4 if train_on_gpu(wildcards) else 1
+    threads: lambda wildcards: 4 if ON_GPU[wildcards.cell] else 1
     resources:
-        gpu=lambda wildcards: 1 if train_on_gpu(wildcards) else 0,
+        gpu=lambda wildcards: 1 if ON_GPU[wildcards.cell] else 0,
         # a retried job (profiles: retries) gets twice the memory
-        mem_mb=lambda wildcards, attempt: (16000 if train_on_gpu(wildcards) else 2048) * attempt,
-        gpu_model=lambda wildcards: _GPU_MODEL if train_on_gpu(wildcards) else "",
-        slurm_partition=lambda wildcards: _GPU_PARTITION if train_on_gpu(wildcards) else _CPU_PARTITION,
+        mem_mb=lambda wildcards, attempt: (16000 if ON_GPU[wildcards.cell] else 2048) * attempt,
+        gpu_model=lambda wildcards: GPU_MODEL if ON_GPU[wildcards.cell] else "",
+        slurm_partition=lambda wildcards: GPU_PARTITION if ON_GPU[wildcards.cell] else CPU_PARTITION,
     script:
         "../scripts/train.py"
