@@ -25,6 +25,7 @@ rule train:
         metrics=f"{RESULTS}/runs/{{cell}}/metrics.parquet",
         config=f"{RESULTS}/runs/{{cell}}/config.json",
         checkpoint=f"{RESULTS}/runs/{{cell}}/final.pt",
+        observables=f"{RESULTS}/runs/{{cell}}/observables.parquet",
     conda:
         "../envs/groklab.yaml"
     log:
