@@ -9,9 +9,11 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/hmm.smk"
 
 
 rule all:
     input:
         RUNS_SUMMARY,
+        HMM_OUTPUTS,
     default_target: True

@@ -66,5 +66,9 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
         record = json.loads((run_dir / "config.json").read_text())
         assert run_dir.name == f"{record['name']}-{record['hash'][:8]}"
         assert (run_dir / "final.pt").exists() and not (run_dir / ".partial").exists()
+    hmm = workdir / "results" / "hmm" / "division"
+    for name in ("selection.parquet", "model.json", "paths.parquet", "map.json", "detours.parquet", "map.pdf", "selection.pdf"):
+        assert (hmm / name).stat().st_size > 0, name
+    assert len(pd.read_parquet(hmm / "detours.parquet")) == json.loads((hmm / "model.json").read_text())["K"]
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr

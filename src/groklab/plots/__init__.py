@@ -1,0 +1,1 @@
+"""Figures: each module reads result tables only and writes one figure."""

@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hmmlearn.hmm import GaussianHMM
+
+from groklab.config import validate
+from groklab.hmm import build_sequences, detour_table, fit_study
+
+CFG = {**validate({})["hmm"], "features": ["f0", "f1"], "k_max": 5, "restarts": 3}
+
+
+TRANSMAT = np.array([[0.60, 0.25, 0.15], [0.20, 0.60, 0.20], [0.15, 0.25, 0.60]])
+
+
+def sample_runs(n_runs=8, length=1000, seed=0):
+    """Runs from a known, fast-mixing 3-state Gaussian HMM. Long runs visit every state in
+    about its stationary share, so z-scoring within each run (Hu et al.) maps a state to
+    about the same point in every run; with slow mixing the per-run shifts would look like
+    extra states to BIC."""
+    true = GaussianHMM(n_components=3, covariance_type="diag", random_state=seed)
+    true.startprob_ = np.array([1.0, 0.0, 0.0])
+    true.transmat_ = TRANSMAT
+    true.means_ = np.array([[-4.0, 0.0], [0.0, 4.0], [4.0, -4.0]])
+    true.covars_ = np.full((3, 2), 1.0)
+    rows = []
+    for r in range(n_runs):
+        X, _ = true.sample(length, random_state=seed + r)
+        rows.append(pd.DataFrame({"cell": "c", "seed": r, "step": np.arange(length) * 10, "f0": X[:, 0], "f1": X[:, 1]}))
+    return true, pd.concat(rows, ignore_index=True)
+
+
+def test_recovers_three_states_and_the_transition_matrix():
+    true, obs = sample_runs()
+    sm = fit_study(obs, {**CFG, "order_by": "f0"})          # states ordered by f0's mean: -4, 0, 4 as in truth
+    assert sm.K == 3 and sm.selection.bic.idxmin() == 2 and sm.converged
+    # stated tolerance: every transition probability within 0.03 of the truth
+    np.testing.assert_allclose(sm.model.transmat_, true.transmat_, atol=0.03)
+    assert len(sm.edges) == 6 and (sm.edges["count"] > 0).all()
+
+
+def test_deterministic():
+    _, obs = sample_runs(n_runs=6, length=100)
+    a, b = fit_study(obs, CFG), fit_study(obs, CFG)
+    assert a.K == b.K
+    pd.testing.assert_frame_equal(a.paths, b.paths)
+    pd.testing.assert_frame_equal(a.selection, b.selection)
+
+
+def test_degenerate_inputs_are_reported_not_crashes():
+    _, obs = sample_runs(n_runs=4, length=40)
+    obs["const"] = 1.0                                          # zero-variance feature
+    short = pd.DataFrame({"cell": "c", "seed": [99], "step": [0], "f0": [0.0], "f1": [0.0], "const": [1.0]})
+    nan = obs[obs.seed == 0].assign(seed=98)
+    nan.loc[nan.index[5], "f0"] = np.nan                        # a NaN row is skipped (expensive-only schedule)
+    inf = obs[obs.seed == 1].assign(seed=97)
+    inf.loc[inf.index[3], "f1"] = np.inf                        # diverged run
+    data = pd.concat([obs, short, nan, inf], ignore_index=True)
+    seq = build_sequences(data, ["f0", "f1", "const"])
+    assert dict(zip(seq.dropped.seed, seq.dropped.reason)) == {
+        97: "non-finite feature values (diverged run)", 99: "only 1 observation(s)"}
+    assert all(np.isfinite(x).all() for x in seq.X) and len(seq.X) == 5
+    sm = fit_study(data, {**CFG, "features": ["f0", "f1", "const"]})
+    assert 1 <= sm.K <= 5
+    single = fit_study(obs[obs.seed == 0], {**CFG, "k_max": 3})        # a single run
+    assert single.K >= 1 and len(single.paths) == 40
+
+
+def test_detour_table_finds_a_slow_state():
+    rng = np.random.default_rng(0)
+    rows, grok = [], []
+    for r in range(20):
+        detour = r % 2 == 1                                    # half the runs visit state 2
+        path = [0] * 10 + ([2] * 15 if detour else []) + [1] * 10
+        rows.append(pd.DataFrame({"cell": "c", "seed": r, "step": np.arange(len(path)), "state": path}))
+        grok.append({"cell": "c", "seed": r, "grok_step": 100 + (300 if detour else 0) + rng.normal(0, 10), "budget": 1000})
+    table = detour_table(pd.concat(rows), pd.DataFrame(grok), 3).set_index("state")
+    assert table.loc[2, "r_visit"] > 0.9 and table.loc[2, "p_visit"] < 1e-6
+    assert table.loc[2, "slope"] > 0 and table.loc[0, "runs_visiting"] == 20
