@@ -1,6 +1,8 @@
-# The aggregation is light: it runs on the submitting machine, never as a cluster job.
+# Light steps run on the submitting machine, never as cluster jobs: the aggregation and the
+# figures (plotting only). Training and the HMM fits are cluster jobs (profiles/slurm).
 localrules:
     aggregate_runs,
+    hmm_figures,
 
 
 rule aggregate_runs:
