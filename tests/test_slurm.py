@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def make_workdir(path: Path, configfile: str) -> Path:
     for name in ("Snakefile", "config.yaml", "workflow", "profiles"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, path / name)
-    (path / "slurm").symlink_to(Path("profiles") / "slurm")
+    (path / "slurm").symlink_to(os.readlink(ROOT / "slurm"))  # the tracked link, as it is
     shutil.copy(ROOT / "tests" / "data" / configfile, path / configfile)
     return path
 
@@ -110,11 +110,14 @@ def local_tiny(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("profile", ["slurm", "profiles/slurm"])
-def test_profile_resolves_from_the_repository_root(profile):
+def test_profile_resolves_from_the_repository_root(tmp_path, profile):
     """A bare `--profile slurm` is looked up in the working directory (./slurm -> profiles/slurm)."""
-    out = run_cli("snakemake", "--cores", "8", "--profile", profile, "-n")
+    assert (ROOT / "slurm").resolve() == (ROOT / "profiles" / "slurm").resolve()
+    workdir = make_workdir(tmp_path, "tiny.yaml")
+    out = snakemake(workdir, "--cores", "8", "--profile", profile, "-n")
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"Using profile {profile} " in out.stderr
+    assert "rule train:" in out.stdout and "localrule train:" not in out.stdout
 
 
 @needs_slurm
@@ -167,8 +170,9 @@ def test_failed_cell_is_reported_others_finish_and_rerun_redoes_only_it(tmp_path
 def test_requeued_training_job_resumes_from_its_checkpoint(tmp_path):
     # the uninterrupted reference trains locally meanwhile (one core each)
     reference = make_workdir(tmp_path / "local", "requeue.yaml")
-    local = subprocess.Popen(["snakemake", "--cores", "1", "--configfile", "requeue.yaml"], cwd=reference,
-                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(reference / "snakemake.out", "w") as out:
+        local = subprocess.Popen(["snakemake", "--cores", "1", "--configfile", "requeue.yaml"], cwd=reference,
+                                 env=_env(), stdout=out, stderr=subprocess.STDOUT)
     workdir = make_workdir(tmp_path / "slurm", "requeue.yaml")
     log_path = workdir / "snakemake.out"
     with open(log_path, "w") as log_file:
@@ -185,9 +189,13 @@ def test_requeued_training_job_resumes_from_its_checkpoint(tmp_path):
             subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True, text=True)
             assert run.wait(timeout=400) == 0, log_path.read_text()[-5000:]
         finally:
-            if run.poll() is None:
-                run.kill()
-    assert local.wait(timeout=400) == 0, local.stdout.read()[-3000:]
+            if run.poll() is None:  # a failed assertion: stop Snakemake, which cancels its job
+                run.terminate()
+                try:
+                    run.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    run.kill()
+    assert local.wait(timeout=400) == 0, (reference / "snakemake.out").read_text()[-3000:]
     job = slurm_job(job_id)
     assert job["Restarts"] == "1" and job["JobState"] == "COMPLETED", job
     (cell,) = run_dirs(workdir).values()
