@@ -135,3 +135,13 @@ def test_observables_do_not_change_training(tmp_path):
 def test_observables_doc_is_up_to_date(root):
     from groklab.observables.doc import render
     assert (root / "docs" / "observables.md").read_text() == render(), "run: groklab observables-doc"
+
+
+def test_neuron_key_fraction_is_a_fraction_and_only_for_addition():
+    probe = probe_for(CellConfig.from_dict({"task": {"p": 13}, "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0, 1])
+    from groklab.observables.fourier import neuron_key_fraction
+    v = neuron_key_fraction(probe)[""]
+    assert ((v > 0) & (v <= 1 + 1e-6)).all()
+    div = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": ["div"]},
+                                          "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0])
+    assert torch.isnan(neuron_key_fraction(div)[""]).all()

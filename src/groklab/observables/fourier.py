@@ -138,3 +138,29 @@ def excluded_loss(probe):
     p = probe.cell.task.p
     rows = probe.x[:, 0] * p + probe.x[:, 2]                                       # training pairs
     return {"": _ce(excluded[:, rows], probe.y).float()}
+
+
+@observable("fourier.neuron_key_fraction", "fraction of the last MLP's activation variance over all (a, b) pairs "
+            "in the key frequencies' terms cos/sin of k·a, k·b, k·(a+b), k·(a-b) (addition only)", cost="expensive")
+def neuron_key_fraction(probe):
+    if probe.cell.task.operations != ("add",) or probe.cell.model.arch != "transformer":
+        return _nan(probe)
+    p = probe.cell.task.p
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    x = torch.stack([a.reshape(-1), torch.full((p * p,), p), b.reshape(-1), torch.full((p * p,), p + 1)], 1)
+    with torch.no_grad():
+        _, cache = probe.model.run_with_cache(x.to(probe.x.device))
+    h = cache[sorted(k for k in cache if k.endswith("mlp.hook_post"))[-1]][-1].double()   # (E, p*p, d_mlp)
+    h = h - h.mean(1, keepdim=True)
+    key = frequency_norms(_embed(probe)).topk(N_KEY, dim=1).indices + 1                     # (E, N_KEY)
+    A, B = a.reshape(-1).double().to(h.device), b.reshape(-1).double().to(h.device)
+    out = []
+    for e in range(h.shape[0]):
+        dirs = []
+        for k in key[e].tolist():
+            for arg in (A, B, A + B, A - B):
+                dirs += [torch.cos(2 * math.pi * k * arg / p), torch.sin(2 * math.pi * k * arg / p)]
+        Q, _ = torch.linalg.qr(torch.stack(dirs, 1))                                        # (p*p, 8*N_KEY)
+        explained = (Q.T @ h[e]).pow(2).sum()
+        out.append(explained / h[e].pow(2).sum().clamp_min(1e-300))
+    return {"": torch.stack(out).float()}
