@@ -85,13 +85,20 @@ def top_frequency(probe):
     return {"": (frequency_norms(_embed(probe)).argmax(1) + 1).float()}
 
 
-def _grid_logits(probe) -> torch.Tensor:
-    """Logits (E, p*p, p) of the model on every pair (a, b), row a * p + b."""
+def _grid_tokens(probe) -> torch.Tensor:
+    """[a, op, b, =] for every pair (a, b) of a single-operation modular cell, row a * p + b: (p*p, 4)."""
     p = probe.cell.task.p
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     x = torch.stack([a.reshape(-1), torch.full((p * p,), p), b.reshape(-1), torch.full((p * p,), p + 1)], 1)
-    with torch.no_grad():
-        return probe.model(x.to(probe.x.device)).double()
+    return x.to(probe.x.device)
+
+
+def _grid_logits(probe) -> torch.Tensor:
+    """Logits (E, p*p, p) on every pair; computed once per observation (restricted and excluded loss share it)."""
+    if not hasattr(probe, "_grid_logits"):
+        with torch.no_grad():
+            probe._grid_logits = probe.model(_grid_tokens(probe)).double()
+    return probe._grid_logits
 
 
 def _key_terms(probe, logits: torch.Tensor) -> torch.Tensor:
@@ -147,9 +154,8 @@ def neuron_key_fraction(probe):
         return _nan(probe)
     p = probe.cell.task.p
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
-    x = torch.stack([a.reshape(-1), torch.full((p * p,), p), b.reshape(-1), torch.full((p * p,), p + 1)], 1)
     with torch.no_grad():
-        _, cache = probe.model.run_with_cache(x.to(probe.x.device))
+        _, cache = probe.model.run_with_cache(_grid_tokens(probe))
     h = cache[sorted(k for k in cache if k.endswith("mlp.hook_post"))[-1]][-1].double()   # (E, p*p, d_mlp)
     h = h - h.mean(1, keepdim=True)
     key = frequency_norms(_embed(probe)).topk(N_KEY, dim=1).indices + 1                     # (E, N_KEY)
