@@ -145,3 +145,18 @@ def test_neuron_key_fraction_is_a_fraction_and_only_for_addition():
     div = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": ["div"]},
                                           "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0])
     assert torch.isnan(neuron_key_fraction(div)[""]).all()
+
+
+def test_a_diverged_model_gets_nan_observables_and_the_others_do_not_change():
+    cell = tiny_cell()
+    probe = probe_for(cell, [0, 1])
+    clean = observe(probe, expensive=True)
+    probe = probe_for(cell, [0, 1])
+    probe.params["W_U"][1] = float("nan")                     # model 1 diverged
+    for attr in ("_svals",):
+        if hasattr(probe, attr):
+            delattr(probe, attr)
+    poisoned = observe(probe, expensive=False)
+    assert torch.isnan(poisoned["weights.spectral_norm[W_U]"][1])
+    for name, v in poisoned.items():
+        torch.testing.assert_close(v[0], clean[name][0], equal_nan=True, msg=name)

@@ -56,3 +56,15 @@ def distinct_count(columns: list[str]) -> tuple[int, int]:
         per_def.setdefault(name, set()).add(site.rstrip("]"))
     distinct = sum(len(s) if REGISTRY[n].sites == "matrix" else 1 for n, s in per_def.items())
     return len(per_def), distinct
+
+
+def per_model_finite(fn, x: torch.Tensor) -> torch.Tensor:
+    """fn applied to x (E, ...) with diverged models (any non-finite entry) zeroed first and
+    their rows of the result set to NaN: linear algebra (SVD) fails on non-finite input, and
+    one diverged model must not stop the others' observables."""
+    ok = torch.isfinite(x.flatten(1)).all(1)                               # (E,)
+    if bool(ok.all()):
+        return fn(x)
+    out = fn(torch.where(ok.view(-1, *[1] * (x.dim() - 1)), x, torch.zeros_like(x)))
+    out[~ok] = float("nan")
+    return out

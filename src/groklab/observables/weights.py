@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import torch
 
-from .registry import observable
+from .registry import observable, per_model_finite
 
 
 def _svals(probe) -> dict[str, torch.Tensor]:
     if not hasattr(probe, "_svals"):
-        probe._svals = {n: torch.linalg.svdvals(w.double()).float() for n, w in probe.matrices().items()}   # (E, k)
+        probe._svals = {n: per_model_finite(lambda m: torch.linalg.svdvals(m.double()).float(), w)
+                        for n, w in probe.matrices().items()}                                        # (E, k)
     return probe._svals
 
 
