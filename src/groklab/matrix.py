@@ -284,6 +284,3 @@ def cell_record(cell: Cell) -> dict:
     """What train jobs read: identity plus the resolved config."""
     return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict()}
 
-
-def dumps_record(cell: Cell) -> str:
-    return json.dumps(cell_record(cell), indent=2, sort_keys=True)

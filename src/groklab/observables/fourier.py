@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .registry import observable
+from .registry import observable, undefined
 
 N_KEY = 5
 
@@ -54,26 +54,22 @@ def _embed(probe) -> torch.Tensor:
     return probe.params["W_E"][:, : probe.cell.task.p]                            # (E, p, d)
 
 
-def _nan(probe):
-    return {"": torch.full((probe.E,), float("nan"))}
-
-
 @observable("fourier.embed_gini", "Gini coefficient of the embedding's frequency norms (1 = one frequency)")
 def embed_gini(probe):
-    return {"": gini(frequency_norms(_embed(probe))).float()} if _modular(probe) else _nan(probe)
+    return {"": gini(frequency_norms(_embed(probe))).float()} if _modular(probe) else undefined(probe)
 
 
 @observable("fourier.unembed_gini", "Gini coefficient of the unembedding's frequency norms")
 def unembed_gini(probe):
     if not _modular(probe):
-        return _nan(probe)
+        return undefined(probe)
     return {"": gini(frequency_norms(probe.params["W_U"].transpose(1, 2))).float()}
 
 
 @observable("fourier.key_fraction", f"fraction of the embedding's Fourier power in its top {N_KEY} frequencies")
 def key_fraction(probe):
     if not _modular(probe):
-        return _nan(probe)
+        return undefined(probe)
     power = frequency_norms(_embed(probe)) ** 2
     return {"": (power.topk(min(N_KEY, power.shape[1]), dim=1).values.sum(1) / power.sum(1)).float()}
 
@@ -81,7 +77,7 @@ def key_fraction(probe):
 @observable("fourier.top_frequency", "the embedding's largest frequency k (in 1..(p-1)/2)")
 def top_frequency(probe):
     if not _modular(probe):
-        return _nan(probe)
+        return undefined(probe)
     return {"": (frequency_norms(_embed(probe)).argmax(1) + 1).float()}
 
 
@@ -129,7 +125,7 @@ def _add_grid(probe):
             "(a+b) terms plus each class's mean (addition only)", unit="nats", cost="expensive")
 def restricted_loss(probe):
     if probe.cell.task.operations != ("add",):
-        return _nan(probe)
+        return undefined(probe)
     logits = _grid_logits(probe)
     restricted = logits.mean(1, keepdim=True) + _key_terms(probe, logits)
     return {"": _ce(restricted, _add_grid(probe)).float()}
@@ -139,7 +135,7 @@ def restricted_loss(probe):
             "(addition only)", unit="nats", cost="expensive")
 def excluded_loss(probe):
     if probe.cell.task.operations != ("add",):
-        return _nan(probe)
+        return undefined(probe)
     logits = _grid_logits(probe)
     excluded = logits - _key_terms(probe, logits)
     p = probe.cell.task.p
@@ -151,7 +147,7 @@ def excluded_loss(probe):
             "in the key frequencies' terms cos/sin of k·a, k·b, k·(a+b), k·(a-b) (addition only)", cost="expensive")
 def neuron_key_fraction(probe):
     if probe.cell.task.operations != ("add",) or probe.cell.model.arch != "transformer":
-        return _nan(probe)
+        return undefined(probe)
     p = probe.cell.task.p
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     with torch.no_grad():

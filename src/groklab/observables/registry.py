@@ -68,3 +68,8 @@ def per_model_finite(fn, x: torch.Tensor) -> torch.Tensor:
     out = fn(torch.where(ok.view(-1, *[1] * (x.dim() - 1)), x, torch.zeros_like(x)))
     out[~ok] = float("nan")
     return out
+
+
+def undefined(probe) -> dict[str, torch.Tensor]:
+    """The value of an observable that does not apply to this cell (or optimizer): NaN for every model."""
+    return {"": torch.full((probe.E,), float("nan"))}
