@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,15 @@ def run_cli(*args, cwd=ROOT, timeout=600, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def copy_workflow(dest: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A copy of the workflow (Snakefile, config.yaml, workflow/, the hand-written paper/main.tex and
+    `extra` paths), so a test never locks or writes into the checkout."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "config.yaml", "workflow", *extra):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    (dest / "paper").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "paper" / "main.tex", dest / "paper" / "main.tex")
+    return dest

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +52,7 @@ def _fail_without_slurm():
 
 def make_workdir(path: Path, configfile: str) -> Path:
     """A copy of the workflow, its profiles and the ./slurm link, plus one test config."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml", "workflow", "profiles"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, path / name)
+    copy_workflow(path, extra=("profiles",))
     (path / "slurm").symlink_to(os.readlink(ROOT / "slurm"))  # the tracked link, as it is
     shutil.copy(ROOT / "tests" / "data" / configfile, path / configfile)
     return path

@@ -1,4 +1,5 @@
-"""Command line: `groklab train` trains one cell outside Snakemake; `groklab cells` lists a config's matrix."""
+"""Command line: `groklab train` trains one cell outside Snakemake; `groklab cells` lists a config's
+matrix; `groklab audit` traces the paper's numbers to their inputs."""
 
 from __future__ import annotations
 
@@ -46,6 +47,32 @@ def _observables_doc(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    """Print one number's provenance and recheck it, or recheck every number (--all)."""
+    import json
+    from pathlib import Path
+
+    from .paper import provenance, queries
+
+    try:
+        records = provenance.load(args.provenance)
+        selected = list(records.values()) if args.all else [provenance.find(records, args.name)]
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"groklab audit: {exc.args[0]}", file=sys.stderr)
+        return 2
+    queries.clear_caches()
+    problems = []
+    for rec in selected:
+        if not args.all:
+            print(json.dumps(rec, indent=2))
+        problems += provenance.check(rec, Path(args.root))
+    for p in problems:
+        print(f"MISMATCH {p}")
+    print(f"audit: {len(selected) - len({p.split(':', 1)[0] for p in problems})} of {len(selected)} numbers "
+          f"match their recorded inputs" + ("" if not problems else f"; {len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         from .resources import reexec_with_single_arena
@@ -66,7 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     od = sub.add_parser("observables-doc", help="regenerate docs/observables.md from the observable registry")
     od.add_argument("--out", default="docs/observables.md")
     od.set_defaults(func=_observables_doc)
+    au = sub.add_parser("audit", help="trace a number of the paper to its inputs and recompute it")
+    au.add_argument("name", nargs="?", help="a macro name (\\BaselineGrokStep or BaselineGrokStep) or a table-cell key")
+    au.add_argument("--all", action="store_true", help="recheck every number; exit 1 if any input changed or any number differs")
+    au.add_argument("--provenance", default="paper/generated/provenance.json", help="the paper's provenance records")
+    au.add_argument("--root", default=".", help="directory the recorded input paths are relative to (the workflow's)")
+    au.set_defaults(func=_audit)
     args = parser.parse_args(argv)
+    if args.command == "audit" and not (args.all or args.name):
+        parser.error("audit: give a NAME or --all")
     try:
         return args.func(args)
     except ConfigError as exc:

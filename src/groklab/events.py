@@ -57,6 +57,7 @@ def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
             suffix = f"/{op}" if len(ops) > 1 else ""
             ev = model_events(steps, m[f"train_acc{suffix}"].to_numpy(), m[f"test_acc{suffix}"].to_numpy(),
                               budget, tr["memorise_threshold"], tr["grok_threshold"])
-            rows.append({"seed": int(seed), "operation": op, "n_operations": len(ops), **ev,
+            rows.append({"seed": int(seed), "operation": op, "n_operations": len(ops),
+                         "eval_every": tr["eval_every"], **ev,
                          "diverged": bool(diverged.any()), "diverged_step": first_step(steps, diverged)})
     return pd.DataFrame(rows)

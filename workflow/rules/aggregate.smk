@@ -2,7 +2,6 @@
 # figures (plotting only). Training and the HMM fits are cluster jobs (profiles/slurm).
 localrules:
     aggregate_runs,
-    hmm_figures,
 
 
 rule aggregate_runs:
@@ -10,6 +9,7 @@ rule aggregate_runs:
     input:
         metrics=all_run_files("metrics.parquet"),
         configs=all_run_files("config.json"),
+        code=code_files("events.py", "aggregate.py"),
     output:
         RUNS_SUMMARY,
     conda:

@@ -1,9 +1,13 @@
 # Validate the config against workflow/schemas/config.schema.yaml (defaults filled in place),
 # expand the matrix into cells, and define the helpers the other rule files use.
+import os
+import shutil
 import sys
 
 from snakemake.utils import min_version
 
+import groklab
+from groklab.claims import check_claims
 from groklab.config import ConfigError
 from groklab.matrix import cell_record, expand, studies
 
@@ -12,6 +16,8 @@ min_version("8.0")
 try:
     CELLS = {cell.id: cell for cell in expand(config)}
     STUDIES = {s.name: s for s in studies(config, list(CELLS.values()))}
+    check_claims(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
+                 {c.name for c in CELLS.values()})
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")
 
@@ -19,12 +25,17 @@ RESULTS = config["results_dir"]
 RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 
-HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "map.pdf", "selection.pdf")]
+HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]
 
 
 wildcard_constraints:
     cell="[^/]+",
     study="[A-Za-z][A-Za-z0-9_-]*",
+
+
+def code_files(*modules):
+    """groklab modules that a cheap step depends on; editing one reruns that step (never training or HMM fits)."""
+    return [f"{PACKAGE}/{m}" for m in modules]
 
 
 def get_cell_record(wildcards):
@@ -47,3 +58,72 @@ def get_study_cells(wildcards):
 
 def get_study_run_files(name):
     return lambda wildcards: [f"{RESULTS}/runs/{c.id}/{name}" for c in study_cells(wildcards.study)]
+
+
+# The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.
+from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name
+
+PAPER = config["paper"]["dir"]
+GENERATED = f"{PAPER}/generated"
+# relative to the working directory, so a moved or copied project keeps its provenance
+MAIN_TEX = os.path.relpath(f"{workflow.basedir}/paper/main.tex")
+# The groklab code that actually runs (the checkout's src/ with the editable install of scripts/setup.sh).
+PACKAGE = os.path.dirname(groklab.__file__)
+PLOTS = f"{PACKAGE}/plots"
+MULTI_TASK = [c.name for c in CELLS.values() if len(c.config.task.operations) > 1]
+CELL_NAMES = {c.name: c for c in CELLS.values()}
+
+
+def progress_cell():
+    return config["paper"]["progress_cell"] or next((c.name for c in CELLS.values() if c.config.task.operations == ("add",)), None)
+
+
+PROGRESS_CELL = progress_cell()
+
+
+def wanted_global_figures():
+    """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
+    wanted = {"speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
+              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES)}
+    return [f for f, ok in wanted.items() if ok]
+
+
+STUDY_FIGURE_FILES = {s: {f"generated/figures/{pdf_name(f, s)}": FIGURES[f].caption
+                          for f in ("accuracy", "hmm-map", "hmm-selection")} for s in STUDIES}
+GLOBAL_FIGURE_FILES = {f"generated/figures/{pdf_name(f)}": FIGURES[f].caption for f in wanted_global_figures()}
+FIGURE_PDFS = [f"{PAPER}/{p}" for files in STUDY_FIGURE_FILES.values() for p in files] + [
+    f"{PAPER}/{p}" for p in GLOBAL_FIGURE_FILES
+]
+
+SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
+CLAIMS = f"{RESULTS}/tables/claims.parquet"
+NUMBERS_OUTPUTS = [f"{GENERATED}/{f}" for f in ("numbers.tex", "studies.tex", "figures.tex", "provenance.json",
+                                                 "tables/claims.tex")] + [
+    f"{GENERATED}/tables/speedups-{s}.tex" for s in STUDIES
+]
+# latexmk from Debian's TeX Live (README: Paper); without it the paper's sources are still generated.
+LATEX = shutil.which("latexmk") is not None and os.environ.get("GROKLAB_LATEX", "1") != "0"
+PAPER_TARGETS = NUMBERS_OUTPUTS + FIGURE_PDFS + ([f"{PAPER}/main.pdf"] if LATEX else [])
+if not LATEX:
+    print(f"groklab: latexmk not found (or GROKLAB_LATEX=0): {PAPER}/main.pdf is skipped; its sources are "
+          f"generated under {GENERATED} (README: Paper lists the TeX packages)", file=sys.stderr)
+
+
+# Figures: each figure job lists its own plotting module and the shared style as inputs.
+def plot_inputs(module):
+    """The figure's own module and what every figure shares (style, table readers)."""
+    return {"module": f"{PLOTS}/{module}.py", "style": f"{PLOTS}/style.py", "readers": f"{PLOTS}/_data.py"}
+
+
+def figure_output(figure, study_wildcard=False):
+    path = f"{GENERATED}/figures/{pdf_name(figure, '{study}' if study_wildcard else None)}"
+    return report(path, caption=f"../report/{figure}.rst", category="Figures",
+                  subcategory="{study}" if study_wildcard else "All studies")
+
+
+def all_cells_named():
+    return {c.id: c.name for c in CELLS.values()}
+
+
+def study_cells_named():
+    return {c.id: c.name for s in STUDIES.values() for c in (s.baseline, *s.variants)}

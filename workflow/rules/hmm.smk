@@ -19,18 +19,3 @@ rule hmm_fit:
     script:
         "../scripts/hmm_fit.py"
 
-
-rule hmm_figures:
-    """The map and the selection curve as vector PDFs (plotting only: refitting never reruns)."""
-    input:
-        map=rules.hmm_fit.output.map,
-        selection=rules.hmm_fit.output.selection,
-    output:
-        map=f"{RESULTS}/hmm/{{study}}/map.pdf",
-        selection=f"{RESULTS}/hmm/{{study}}/selection.pdf",
-    conda:
-        "../envs/groklab.yaml"
-    log:
-        f"{RESULTS}/logs/hmm/{{study}}-figures.log",
-    script:
-        "../scripts/hmm_figures.py"

@@ -1,18 +1,16 @@
-"""The HMM training map (states as nodes, transitions that occur as labelled edges) and the
-model-selection curve of one study."""
+"""The HMM training map of one study: states as nodes (size = occupancy), the transitions that
+occur as labelled edges (Hu et al. 2024)."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import pandas as pd
-
 from . import style
 
 
-def draw_map(map_json: str, out_pdf: str, title: str = "") -> None:
-    m = json.load(open(map_json))
+def render(inputs, out_pdf: str, study: str = "") -> None:
+    m = json.load(open(inputs.map))
     K = m["K"]
     fig, ax = style.figure(0.5)
     pos = {k: (math.cos(2 * math.pi * k / K + math.pi / 2), math.sin(2 * math.pi * k / K + math.pi / 2)) for k in range(K)}
@@ -31,20 +29,5 @@ def draw_map(map_json: str, out_pdf: str, title: str = "") -> None:
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title or f"training map, K = {K} (node size: occupancy)")
-    style.save(fig, out_pdf)
-
-
-def draw_selection(selection_parquet: str, out_pdf: str, chosen_k: int) -> None:
-    sel = pd.read_parquet(selection_parquet)
-    fig, (a, b) = style.figure(0.3, ncols=2)
-    a.plot(sel.K, sel.bic, marker="o", label="BIC")
-    a.plot(sel.K, sel.aic, marker="s", label="AIC")
-    a.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
-    a.set_xlabel("states K")
-    a.legend(frameon=False)
-    b.plot(sel.K, sel.heldout_ll_per_obs, marker="o", color=style.PALETTE[2])
-    b.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
-    b.set_xlabel("states K")
-    b.set_ylabel("held-out log-lik. / obs.")
+    ax.set_title(f"training map {study}: K = {K} (node size: occupancy)")
     style.save(fig, out_pdf)

@@ -1,4 +1,5 @@
-"""Shared figure style: paper text width, serif fonts like the LaTeX body, colour-blind-safe palette."""
+"""Shared figure style: paper text width, Computer Modern (matplotlib's bundled cmr10, the face of
+the LaTeX body's Latin Modern), colour-blind-safe palette, vector PDF written atomically."""
 
 from __future__ import annotations
 
@@ -8,18 +9,34 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-TEXT_WIDTH_IN = 6.5   # article class, 1-inch margins
+TEXT_WIDTH_IN = 6.5   # article class, 1-inch margins (paper/main.tex)
 PALETTE = sns.color_palette("colorblind")
 
 
 def setup() -> None:
     sns.set_theme(context="paper", style="ticks", palette=PALETTE,
-                  rc={"font.family": "serif", "font.size": 8, "axes.titlesize": 9, "pdf.fonttype": 42})
+                  rc={"font.family": "serif", "font.serif": ["cmr10"], "mathtext.fontset": "cm",
+                      "axes.formatter.use_mathtext": True,
+                      "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+                      "xtick.labelsize": 7, "ytick.labelsize": 7, "pdf.fonttype": 42, "axes.unicode_minus": False})
 
 
-def figure(height_ratio: float = 0.45, ncols: int = 1):
+def figure(height_ratio: float = 0.45, ncols: int = 1, nrows: int = 1, squeeze: bool = True, **kw):
+    """A text-width figure; squeeze=False always returns a (nrows, ncols) array of axes."""
     setup()
-    return plt.subplots(1, ncols, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * height_ratio), constrained_layout=True)
+    return plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * height_ratio),
+                        constrained_layout=True, squeeze=squeeze, **kw)
+
+
+def grid(n: int, max_cols: int = 3, row_height: float = 0.28):
+    """n panels in rows of at most max_cols -> (fig, flat list of n axes); spare axes are hidden."""
+    ncols = min(n, max_cols)
+    nrows = -(-n // ncols)
+    fig, axes = figure(row_height * nrows, ncols=ncols, nrows=nrows, squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def save(fig, path) -> None:
@@ -28,3 +45,10 @@ def save(fig, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
+
+
+def empty_note(ax, text: str) -> None:
+    """A panel with nothing to plot says why (e.g. no run grokked) instead of staying blank."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=7, color="0.3", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])

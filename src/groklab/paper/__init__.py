@@ -1,0 +1,1 @@
+"""The generated paper: numbers (each with a provenance record), LaTeX tables and macros, audit."""

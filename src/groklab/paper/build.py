@@ -1,0 +1,99 @@
+"""Write the generated half of the paper: numbers.tex, the tables, studies.tex, figures.tex and
+provenance.json (paper/main.tex, written by hand, \\inputs them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import io
+from ..claims import NOT_RUN
+from .latex import escape, format_value, macro_name, macros, table
+from .numbers import CLAIM_COLUMNS, DEFAULT_CLAIMS, Context, Number, evaluate_all, paper_numbers
+from .provenance import records
+
+METRIC_LABELS = {"grok_step": "grok step", "grok_pct": "grok \\%", "delay": "delay", "delay_pct": "delay \\%"}
+
+
+def _not_run(ctx: Context) -> list[Number]:
+    """Claims main.tex quotes that this config does not measure: macros saying so, with a record."""
+    measured = {c["name"] for c in ctx.paper["claims"] if c["study"] in ctx.studies
+                and c["variant"] in ctx.studies[c["study"]][1]}
+    names = [c["name"] for c in ctx.paper["claims"]] + list(DEFAULT_CLAIMS)
+    out = []
+    for name in dict.fromkeys(n for n in names if n not in measured):
+        for col in CLAIM_COLUMNS:
+            value = NOT_RUN if col == "verdict" else None
+            for key in (f"claims/{name}/{col}", macro_name("claim", name, col)):
+                out.append(Number(key, "constant", {"value": value, "why": "the claim's study or variant is not in the matrix"},
+                                  [], [], "text" if col == "verdict" else "ratio"))
+    return out
+
+
+def _with_ci(v: dict[str, str], key: str) -> str:
+    lo, hi = v.get(f"{key}_lo", "--"), v.get(f"{key}_hi", "--")
+    return v[key] if lo == "--" else f"{v[key]} [{lo}, {hi}]"
+
+
+def claims_tex(ctx: Context, text: dict[str, str]) -> str:
+    rows = []
+    for c in ctx.paper["claims"]:
+        t = {col: text[f"claims/{c['name']}/{col}"] for col in CLAIM_COLUMNS}
+        rows.append([escape(c["description"] or c["name"]), METRIC_LABELS[c["metric"]],
+                     "slower" if c["claimed"] is None else f"{t['claimed']}$\\times$",
+                     _with_ci(t, "ratio"), t["grokked_fraction"], t["verdict"]])
+    header = ["Claim (seed paper)", "Metric", "Seed", "Ours [CI]", "Grokked", "Verdict"]
+    level = round(100 * ctx.paper["confidence"])
+    caption = (f"The seed paper's headline results against this matrix. Ours: baseline / variant of the metric "
+               f"(above 1 = faster), mean over seeds, {level}\\% bootstrap interval over seeds; never-grokked runs "
+               f"count as censored at the budget. Grokked: fraction of the variant's seeds that generalised.")
+    return table(header, rows, "p{5.2cm}llllp{2.3cm}", caption, "tab:claims")
+
+
+def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
+    base, variants, desc = ctx.studies[study]
+    rows = []
+    for cell in [base, *variants]:
+        for op in ctx.cells[cell]["config"]["task"]["operations"]:
+            t = {k.rsplit("/", 1)[1]: v for k, v in text.items() if k.startswith(f"speedups/{study}/{cell}/{op}/")}
+            rows.append([escape(cell), escape(op), t["grokked_fraction"], _with_ci(t, "grok_step"), t["grok_pct"],
+                         _with_ci(t, "delay"), _with_ci(t, "speedup_grok_step"), _with_ci(t, "speedup_grok_pct"),
+                         _with_ci(t, "speedup_delay"), t["final_test_acc"], t["stable_fraction"]])
+    header = ["Cell", "Op", "Grokked", "Grok step [CI]", "Grok \\%", "Delay [CI]", "$\\times$ steps",
+              "$\\times$ \\% budget", "$\\times$ delay", "Test acc", "Stable"]
+    caption = (f"Study \\texttt{{{escape(study)}}}{': ' + escape(desc) if desc else ''}. Means over seeds with "
+               f"{round(100 * ctx.paper['confidence'])}\\% intervals; speedups are baseline / variant of the grok "
+               f"step (in steps and in \\% of each cell's budget) and of the delay (grok - memorisation).")
+    return "{\\setlength{\\tabcolsep}{2.5pt}\n" + table(header, rows, "llllrlllllr", caption,
+                                                       f"tab:speedups-{study}") + "}\n"
+
+
+def figure_tex(path: str, caption: str, label: str) -> str:
+    return "\n".join([r"\begin{figure}[htbp]", r"\centering", f"\\includegraphics[width=\\textwidth]{{{path}}}",
+                      f"\\caption{{{caption}}}", f"\\label{{{label}}}", r"\end{figure}", ""])
+
+
+def studies_tex(ctx: Context, figures: dict[str, dict[str, str]]) -> str:
+    """One subsection per study: its table and its figures (figures: study -> {tex path: caption})."""
+    out = []
+    for study, (_, _, desc) in ctx.studies.items():
+        out += [f"\\subsection{{Study \\texttt{{{escape(study)}}}}}", escape(desc) + ("." if desc else ""), "",
+                f"\\input{{generated/tables/speedups-{study}}}"]
+        out += [figure_tex(p, cap, f"fig:{Path(p).stem}") for p, cap in figures.get(study, {}).items()]
+    return "\n".join(out) + "\n"
+
+
+def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, str], job: dict) -> list[Number]:
+    """Evaluate every number and write <out_dir>/{numbers.tex, tables/*, studies.tex, figures.tex, provenance.json}."""
+    numbers = paper_numbers(ctx) + _not_run(ctx)
+    evaluate_all(numbers)
+    text = {n.name: format_value(n.value, n.fmt) for n in numbers}
+    out = Path(out_dir)
+    io.write_text(out / "numbers.tex", macros({k: v for k, v in text.items() if "/" not in k}))
+    io.write_text(out / "tables" / "claims.tex", claims_tex(ctx, text))
+    for study in ctx.studies:
+        io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
+    io.write_text(out / "studies.tex", studies_tex(ctx, figures))
+    io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
+                                                 for p, c in global_figures.items()))
+    io.write_json(out / "provenance.json", records(numbers, text, job))
+    return numbers

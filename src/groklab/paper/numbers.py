@@ -1,0 +1,172 @@
+"""Every number the paper quotes, defined once as a query over result files.
+
+`paper_numbers(ctx)` lists the Numbers (macros and table cells) for a config's matrix;
+`evaluate_all` runs their queries; groklab.paper.build turns them into numbers.tex, the
+tables and provenance.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .latex import macro_name
+from .provenance import Number
+from .queries import evaluate
+
+# Claims main.tex quotes by name: always defined ("not run" when the config has no such claim).
+DEFAULT_CLAIMS = ("sgd", "diversity", "sparse", "divmul", "divadd", "divsub")
+CLAIM_COLUMNS = {"ratio": "ratio", "ratio_lo": "ratio", "ratio_hi": "ratio", "claimed": "ratio",
+                 "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text"}
+SPEEDUP_COLUMNS = {"grokked_fraction": "frac", "stable_fraction": "frac", "grok_step": "int", "grok_step_lo": "int",
+                   "grok_step_hi": "int", "grok_pct": "pct", "delay": "int", "delay_lo": "int", "delay_hi": "int",
+                   "final_test_acc": "frac", "n_seeds": "int"}
+for _m in ("grok_step", "grok_pct", "delay"):
+    SPEEDUP_COLUMNS |= {f"speedup_{_m}": "ratio", f"speedup_{_m}_lo": "ratio", f"speedup_{_m}_hi": "ratio"}
+
+
+@functools.lru_cache(maxsize=None)
+def _training_provenance(config_json: str) -> dict:
+    """Where a cell was trained, from its config.json (the Slurm job id is None on a local run)."""
+    path = Path(config_json)
+    prov = json.loads(path.read_text()).get("provenance", {}) if path.exists() else {}
+    return {"slurm_job_id": prov.get("slurm_job_id"), "trained_by_rule": prov.get("rule")}
+
+
+@dataclass
+class Context:
+    results: str                                    # results_dir, relative to the working directory
+    cells: dict[str, dict]                          # name -> cell record (groklab.matrix.cell_record)
+    studies: dict[str, tuple[str, list[str], str]]  # name -> (baseline, variants, description)
+    paper: dict                                     # config["paper"], defaults filled
+
+    def run_dir(self, cell: str) -> str:
+        return f"{self.results}/runs/{self.cells[cell]['id']}"
+
+    def run_inputs(self, cells: list[str]) -> list[str]:
+        return [f"{self.run_dir(c)}/{f}" for c in dict.fromkeys(cells) for f in ("metrics.parquet", "config.json")]
+
+    def cell_refs(self, cells: list[str]) -> list[dict]:
+        """The cells behind a number: id, config hash, seeds and where each was trained."""
+        return [{"name": c, "id": self.cells[c]["id"], "hash": self.cells[c]["hash"],
+                 "seeds": list(self.cells[c]["config"]["training"]["seeds"]), **self._trained(c)}
+                for c in dict.fromkeys(cells)]
+
+    def _trained(self, cell: str) -> dict:
+        return _training_provenance(f"{self.run_dir(cell)}/config.json")
+
+    @property
+    def stats_args(self) -> dict:
+        p = self.paper
+        return {"confidence": p["confidence"], "n_boot": p["bootstrap"], "seed": p["bootstrap_seed"]}
+
+    @property
+    def baseline(self) -> str | None:
+        return self.paper["baseline"] or next((b for b, _, _ in self.studies.values()), None) or next(iter(self.cells))
+
+    @property
+    def progress_cell(self) -> str | None:
+        if self.paper["progress_cell"]:
+            return self.paper["progress_cell"]
+        return next((n for n, c in self.cells.items() if c["config"]["task"]["operations"] == ["add"]), None)
+
+
+def _setup_numbers(ctx: Context) -> list[Number]:
+    base = ctx.baseline
+    cfg = f"{ctx.run_dir(base)}/config.json"
+    keys = {"P": "task.p", "TrainFraction": "task.train_fraction", "DModel": "model.d_model",
+            "NLayers": "model.n_layers", "NHeads": "model.n_heads", "DMlp": "model.d_mlp", "Lr": "optimizer.lr",
+            "WeightDecay": "optimizer.weight_decay", "Steps": "training.steps", "EvalEvery": "training.eval_every",
+            "Seeds": "training.seeds"}
+    out = [Number(f"Setup{k}", "config_value", {"config_json": cfg, "key": key}, [cfg], ctx.cell_refs([base]),
+                   "num" if k in ("Lr", "WeightDecay", "TrainFraction") else "int") for k, key in keys.items()]
+    dirs, names = [ctx.run_dir(c) for c in ctx.cells], list(ctx.cells)
+    for what in ("cells", "models"):
+        out.append(Number(macro_name("setup", "n", what), "count", {"run_dirs": dirs, "what": what},
+                          ctx.run_inputs(names), ctx.cell_refs(names), "int"))
+    obs = f"{ctx.run_dir(base)}/observables.parquet"
+    out.append(Number("SetupNObservables", "observable_count", {"observables": obs}, [obs], ctx.cell_refs([base]), "int"))
+    return out
+
+
+def _baseline_numbers(ctx: Context) -> list[Number]:
+    base = ctx.baseline
+    op = ctx.cells[base]["config"]["task"]["operations"][0]
+    cols = {"MemStep": ("memorisation_step", "int"), "GrokStep": ("grok_step", "int"),
+            "GrokStepLo": ("grok_step_lo", "int"), "GrokStepHi": ("grok_step_hi", "int"),
+            "GrokPct": ("grok_pct", "pct"), "Delay": ("delay", "int"), "DelayLo": ("delay_lo", "int"),
+            "DelayHi": ("delay_hi", "int"), "DelayPct": ("delay_pct", "pct"), "FinalAcc": ("final_test_acc", "frac"),
+            "Grokked": ("grokked_fraction", "frac"), "Budget": ("budget", "int")}
+    args = {"run_dir": ctx.run_dir(base), "operation": op, "confidence": ctx.paper["confidence"]}
+    return [Number(f"Baseline{k}", "cell_stat", args | {"column": col}, ctx.run_inputs([base]),
+                   ctx.cell_refs([base]), fmt) for k, (col, fmt) in cols.items()]
+
+
+def claim_numbers(ctx: Context, claim: dict) -> list[Number]:
+    """Table cells claims/<name>/<column> and macros Claim<Name><Column> of one claim."""
+    study = ctx.studies.get(claim["study"])
+    if study is None or claim["variant"] not in study[1]:
+        return []       # not run: build.py prints the row and macros as "not run"
+    base, var = study[0], claim["variant"]
+    args = {"base_dir": ctx.run_dir(base), "variant_dir": ctx.run_dir(var), "claim": claim,
+            "within": ctx.paper["reproduced_within"], **ctx.stats_args}
+    out = []
+    for col, fmt in CLAIM_COLUMNS.items():
+        for name in (f"claims/{claim['name']}/{col}", macro_name("claim", claim["name"], col)):
+            out.append(Number(name, "claim", args | {"column": col}, ctx.run_inputs([base, var]),
+                              ctx.cell_refs([base, var]), fmt))
+    return out
+
+
+def speedup_numbers(ctx: Context, study: str) -> list[Number]:
+    """Table cells speedups/<study>/<cell>/<operation>/<column> of one study."""
+    base, variants, _ = ctx.studies[study]
+    out = []
+    for cell in [base, *variants]:
+        for op in ctx.cells[cell]["config"]["task"]["operations"]:
+            args = {"base_dir": ctx.run_dir(base), "variant_dir": ctx.run_dir(cell), "study": study,
+                    "operation": op, **ctx.stats_args}
+            out += [Number(f"speedups/{study}/{cell}/{op}/{col}", "speedup", args | {"column": col},
+                           ctx.run_inputs([base, cell]), ctx.cell_refs([base, cell]), fmt)
+                    for col, fmt in SPEEDUP_COLUMNS.items()]
+    return out
+
+
+def _hmm_numbers(ctx: Context) -> list[Number]:
+    out = []
+    for study, (base, variants, _) in ctx.studies.items():
+        model = f"{ctx.results}/hmm/{study}/model.json"
+        out.append(Number(macro_name("hmm", study, "k"), "hmm_value", {"model_json": model, "key": "K"}, [model],
+                          ctx.cell_refs([base, *variants]), "int"))
+    return out
+
+
+def _phase_numbers(ctx: Context) -> list[Number]:
+    cell = ctx.progress_cell
+    if cell is None:      # main.tex quotes the phases: say that no addition cell was trained
+        return [Number(macro_name("phase", phase, "end"), "constant", {"value": None, "why": "no addition cell"},
+                       [], [], "int") for phase in ("memorisation", "circuit_formation", "cleanup")]
+    tr = ctx.cells[cell]["config"]["training"]
+    run = ctx.run_dir(cell)
+    args = {"run_dir": run, "seed": tr["seeds"][0],
+            "thresholds": {k: tr[k] for k in ("memorise_threshold", "grok_threshold")}}
+    inputs = [f"{run}/metrics.parquet", f"{run}/observables.parquet"]
+    return [Number(macro_name("phase", phase, "end"), "phase_step", args | {"phase": phase}, inputs,
+                   ctx.cell_refs([cell]), "int") for phase in ("memorisation", "circuit_formation", "cleanup")]
+
+
+def paper_numbers(ctx: Context) -> list[Number]:
+    out = _setup_numbers(ctx) + _baseline_numbers(ctx) + _hmm_numbers(ctx) + _phase_numbers(ctx)
+    for claim in ctx.paper["claims"]:
+        out += claim_numbers(ctx, claim)
+    for study in ctx.studies:
+        out += speedup_numbers(ctx, study)
+    return out
+
+
+def evaluate_all(numbers: list[Number]) -> None:
+    for n in numbers:
+        n.value = evaluate(n.query, n.args)
+

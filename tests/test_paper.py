@@ -1,0 +1,171 @@
+"""The paper end to end on tests/data/paper.yaml: tables, figures, numbers, LaTeX, audit, and
+which jobs rerun after a figure module is edited or a run is deleted."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import ROOT, copy_workflow, run_cli
+
+pytestmark = pytest.mark.slow
+LATEX = shutil.which("latexmk") is not None
+if os.environ.get("GROKLAB_REQUIRE_LATEX") == "1" and not LATEX:
+    raise RuntimeError("GROKLAB_REQUIRE_LATEX=1 but latexmk is not installed (README: Paper)")
+
+
+def workflow_copy(dest):
+    copy_workflow(dest)
+    shutil.copy(ROOT / "tests" / "data" / "paper.yaml", dest / "paper.yaml")
+    return dest
+
+
+def snakemake(workdir, *args):
+    # targets first: --configfile takes every word after it
+    return run_cli("snakemake", *args, "--cores", "2", "--configfile", "paper.yaml", cwd=workdir)
+
+
+def audit(workdir, *args):
+    return run_cli("groklab", "audit", *args, cwd=workdir)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One full run of the paper matrix (the tests below only read it or work on copies)."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("paper"))
+    out = snakemake(workdir)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return workdir
+
+
+@pytest.fixture
+def copy_of_built(built, tmp_path):
+    dest = tmp_path / "copy"
+    shutil.copytree(built, dest, symlinks=True)   # copy2 keeps the mtimes Snakemake compares
+    return dest
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """rule -> number of jobs a dry run would execute."""
+    out = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, re.M)
+    return {rule: int(n) for rule, n in table if rule != "total"}
+
+
+def test_tables_have_data_and_censor_never_grokked_runs(built):
+    speed = pd.read_parquet(built / "results" / "tables" / "speedups.parquet")
+    assert set(speed.cell) == {"ops~add", "ops~sub", "ops~add+sub"}
+    base = speed[speed.role == "baseline"].iloc[0]
+    assert base.grokked_fraction == 1 and 0 < base.memorisation_step < base.grok_step <= base.budget
+    assert base.speedup_grok_step == pytest.approx(1.0)
+    both = speed[(speed.cell == "ops~add+sub") & (speed.operation == "add")].iloc[0]
+    # the multi-task budget is twice as long: % of budget and raw steps differ by that factor
+    assert both.budget == 2 * base.budget
+    assert both.speedup_grok_pct == pytest.approx(2 * both.speedup_grok_step, rel=1e-9)
+    assert np.isnan(speed[(speed.cell == "ops~add+sub") & (speed.operation == "sub")].speedup_grok_step).all()
+    claims = pd.read_parquet(built / "results" / "tables" / "claims.parquet").set_index("claim")
+    assert np.isfinite(claims.loc["diversity", "ratio"]) and claims.loc["diversity", "verdict"] != "not run"
+
+
+def test_numbers_tables_and_pdf(built):
+    gen = built / "paper" / "generated"
+    numbers = (gen / "numbers.tex").read_text()
+    grok = re.search(r"\\newcommand\{\\BaselineGrokStep\}\{([^}]*)\}", numbers).group(1)
+    assert grok.replace("{,}", "").isdigit()
+    assert r"\newcommand{\ClaimSgdVerdict}{not run}" in numbers      # quoted by main.tex, not in this matrix
+    assert "ops\\textasciitilde{}add+sub" in (gen / "tables" / "speedups-diversity.tex").read_text()
+    figures = sorted((gen / "figures").glob("*.pdf"))
+    assert {f.stem for f in figures} == {"accuracy-diversity", "hmm-map-diversity", "hmm-selection-diversity",
+                                         "speedups", "progress", "per-operation", "trajectories", "lead-heatmap"}
+    for pdf in figures:
+        assert ink_fraction(pdf) > 0.003, f"{pdf.name} renders blank"
+    if LATEX:
+        pages = render_pages(built / "paper" / "main.pdf")
+        assert len(pages) >= 4
+        for page in pages:
+            assert page.min() < 128, "a blank page in main.pdf"
+
+
+def render_pages(pdf):
+    out = subprocess.run(["pdftoppm", "-r", "30", "-gray", str(pdf), str(pdf.with_suffix(""))], capture_output=True)
+    assert out.returncode == 0, out.stderr
+    files = sorted(pdf.parent.glob(pdf.stem + "-*.pgm"))
+    pages = [np.asarray(Image.open(f)) for f in files]
+    for f in files:
+        f.unlink()
+    return pages
+
+
+def ink_fraction(pdf) -> float:
+    """Fraction of non-white pixels of a one-page figure."""
+    (page,) = render_pages(pdf)
+    return float((page < 200).mean())
+
+
+def test_audit_all_matches_and_one_number_prints_its_record(built):
+    out = audit(built, "--all")
+    assert out.returncode == 0, out.stdout[-3000:]
+    n = json.loads((built / "paper" / "generated" / "provenance.json").read_text())
+    assert f"{len(n)} of {len(n)} numbers match" in out.stdout
+    one = audit(built, "\\BaselineDelay")
+    assert one.returncode == 0
+    rec = json.loads(one.stdout[: one.stdout.rindex("}") + 1])
+    assert rec["query"] == "cell_stat" and rec["cells"][0]["name"] == "ops~add"
+    assert all(len(i["sha256"]) == 64 for i in rec["inputs"]) and rec["git_commit"]
+    assert "did you mean BaselineDelay" in audit(built, "BaselineDelai").stderr
+
+
+def test_editing_one_byte_of_a_results_file_fails_the_audit(copy_of_built):
+    metrics = next((copy_of_built / "results" / "runs").glob("ops~sub-*/metrics.parquet"))
+    data = bytearray(metrics.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    metrics.write_bytes(bytes(data))
+    out = audit(copy_of_built, "--all")
+    assert out.returncode == 1
+    rel = str(metrics.relative_to(copy_of_built))
+    assert re.search(rf"^MISMATCH speedups/diversity/ops~sub/sub/\w+: input {re.escape(rel)} changed", out.stdout, re.M)
+    assert "BaselineGrokStep" not in out.stdout          # numbers of other cells still match
+
+
+def test_editing_a_figure_module_reruns_that_figure_and_the_paper_only(copy_of_built):
+    module = ROOT / "src" / "groklab" / "plots" / "accuracy.py"
+    before, text = module.stat(), module.read_bytes()
+    # Snakemake (>= 9.18) compares checksums as well as times: a real edit, undone below
+    module.write_bytes(text + b"# an edit\n")
+    try:
+        jobs = planned_jobs(copy_of_built)
+    finally:
+        module.write_bytes(text)
+        os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert jobs.pop("figure_accuracy") == 1
+    assert set(jobs) <= {"paper_pdf", "paper", "all"} and (jobs.get("paper_pdf") == 1 or not LATEX), jobs
+
+
+def test_deleting_a_run_reruns_exactly_what_depends_on_it(copy_of_built):
+    shutil.rmtree(next((copy_of_built / "results" / "runs").glob("ops~sub-*")))
+    jobs = planned_jobs(copy_of_built)
+    assert jobs.pop("train") == 1
+    # everything that reads the run or a table made from it; the progress figure reads ops~add only
+    downstream = {"aggregate_runs", "hmm_fit", "speedup_tables", "numbers", "figure_accuracy", "figure_hmm_map",
+                  "figure_hmm_selection", "figure_speedups", "figure_trajectories", "figure_lead_heatmap",
+                  "figure_per_operation", "paper_pdf", "paper", "all"}
+    assert set(jobs) <= downstream and "figure_progress" not in jobs and jobs["hmm_fit"] == 1, jobs
+
+
+def test_paper_target_and_report(copy_of_built):
+    shutil.rmtree(copy_of_built / "paper" / "generated")
+    out = snakemake(copy_of_built, "paper")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "rule train" not in out.stdout and (copy_of_built / "paper" / "generated" / "numbers.tex").exists()
+    report = copy_of_built / "report.html"
+    out = snakemake(copy_of_built, "--report", str(report))
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    assert "accuracy-diversity.pdf" in html and "Which observables change first" in html

@@ -1,0 +1,81 @@
+# Speedup and claims tables, the paper's numbers (macros + table cells, each with a provenance
+# record), and the LaTeX build. `snakemake paper` regenerates just the paper.
+localrules:
+    speedup_tables,
+    numbers,
+    paper_pdf,
+    paper,
+
+
+rule speedup_tables:
+    """Per study: grok step and delay with intervals, speedups vs the baseline; the claims table."""
+    input:
+        runs=RUNS_SUMMARY,
+        code=code_files("speedup.py", "claims.py", "stats.py"),
+    output:
+        speedups=report(SPEEDUPS, caption="../report/speedups-table.rst", category="Tables"),
+        claims=report(CLAIMS, caption="../report/claims-table.rst", category="Tables"),
+    params:
+        studies={s.name: (s.baseline.name, [v.name for v in s.variants]) for s in STUDIES.values()},
+        paper=config["paper"],
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/speedup_tables.log",
+    script:
+        "../scripts/speedup_tables.py"
+
+
+rule numbers:
+    """Every number the paper quotes, recomputed from the runs, with its provenance record."""
+    input:
+        metrics=all_run_files("metrics.parquet"),
+        configs=all_run_files("config.json"),
+        observables=all_run_files("observables.parquet"),
+        hmm=[f"{RESULTS}/hmm/{s}/model.json" for s in STUDIES],
+        code=code_files("speedup.py", "claims.py", "stats.py", "phases.py", "events.py", "paper/numbers.py",
+                        "paper/queries.py", "paper/build.py", "paper/latex.py"),
+    output:
+        NUMBERS_OUTPUTS,
+    params:
+        # results/runs/<cell>/config.json -> results
+        results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.configs[0]))),
+        generated=lambda w, output: os.path.dirname(output[0]),
+        cells={c.name: cell_record(c) for c in CELLS.values()},
+        studies={s.name: (s.baseline.name, [v.name for v in s.variants], s.description) for s in STUDIES.values()},
+        paper=config["paper"],
+        study_figures=STUDY_FIGURE_FILES,
+        global_figures=GLOBAL_FIGURE_FILES,
+        repo=lambda w, input: os.path.dirname(input.code[0]),
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/numbers.log",
+    script:
+        "../scripts/numbers.py"
+
+
+rule paper_pdf:
+    """latexmk on the hand-written main.tex with the generated inputs (run in the paper directory)."""
+    input:
+        main=MAIN_TEX,
+        numbers=NUMBERS_OUTPUTS,
+        figures=FIGURE_PDFS,
+    output:
+        report(f"{PAPER}/main.pdf", caption="../report/paper.rst", category="Paper"),
+    params:
+        dir=lambda w, output: os.path.dirname(output[0]) or ".",
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/paper.log",
+    shell:
+        # TeX resolves generated/... against the paper directory; the log path must survive the cd
+        "log=$(realpath -m {log:q}); main=$(realpath {input.main:q}); cd {params.dir:q} && latexmk -pdf -interaction=nonstopmode -halt-on-error"
+        " -outdir=build \"$main\" > \"$log\" 2>&1 && mv build/main.pdf main.pdf"
+
+
+rule paper:
+    """`snakemake paper`: the tables, figures, numbers and (with TeX installed) main.pdf."""
+    input:
+        PAPER_TARGETS,
