@@ -56,9 +56,10 @@ def claims_table(claims: list[dict], speedups: pd.DataFrame, within: float) -> p
     return pd.DataFrame([claim_row(c, speedups, within) for c in claims])
 
 
-def check_claims(paper: dict, studies: dict, cells: set[str]) -> None:
-    """paper.claims against the matrix: a claim may name a study this matrix does not run (it is
-    then 'not run'), but a study it does run must contain the variant. Raises ConfigError."""
+def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) -> None:
+    """The paper section against the matrix: a claim may name a study this matrix does not run
+    (it is then 'not run'), but a study it does run must contain the variant; named cells and
+    phase-diagram axes must exist. Raises ConfigError."""
     from .config import ConfigError
 
     names = [c["name"] for c in paper["claims"]]
@@ -68,6 +69,10 @@ def check_claims(paper: dict, studies: dict, cells: set[str]) -> None:
         if c["study"] in studies and c["variant"] not in studies[c["study"]]:
             raise ConfigError(f"paper.claims[{i}].variant: '{c['variant']}' is not a variant of study "
                               f"'{c['study']}' (its variants: {', '.join(studies[c['study']])})")
+    diagram = paper.get("phase_diagram")
+    for key, axis in (diagram or {}).items():
+        if axis is not None and axis not in axes:
+            raise ConfigError(f"paper.phase_diagram.{key}: '{axis}' is not a matrix axis (axes: {', '.join(axes) or 'none'})")
     for key in ("baseline", "progress_cell"):
         if paper[key] is not None and paper[key] not in cells:
             raise ConfigError(f"paper.{key}: no cell named '{paper[key]}'; the matrix has {len(cells)} cells")

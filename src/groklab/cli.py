@@ -73,6 +73,29 @@ def _audit(args) -> int:
     return 1 if problems else 0
 
 
+def _summary(args) -> int:
+    """Per-cell grok events of a results directory as a Markdown table (e.g. a calibration sweep)."""
+    from pathlib import Path
+
+    from .aggregate import summarise_runs
+    from .speedup import censor
+
+    dirs = sorted(p.parent for p in Path(args.runs).glob("*/metrics.parquet"))
+    if not dirs:
+        print(f"groklab summary: no finished runs (*/metrics.parquet) under {args.runs}", file=sys.stderr)
+        return 2
+    runs = censor(summarise_runs(dirs))
+    table = runs.groupby(["cell", "operation"]).agg(
+        seeds=("seed", "count"), grokked=("grokked", "mean"), memorised=("memorisation_step", "mean"),
+        grok_step=("grok_step_c", "mean"), grok_min=("grok_step", "min"), grok_max=("grok_step", "max"),
+        delay=("delay_c", "mean"), budget=("budget", "first"), final_test_acc=("final_test_acc", "mean"),
+        diverged=("diverged", "mean")).reset_index()
+    print(f"Per cell: means over seeds; never-grokked seeds count at the budget (grok_step, delay); "
+          f"grok_min/max over the seeds that grokked. {len(runs)} models from {len(dirs)} cells.\n")
+    print(table.round(3).to_markdown(index=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         from .resources import reexec_with_single_arena
@@ -93,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     od = sub.add_parser("observables-doc", help="regenerate docs/observables.md from the observable registry")
     od.add_argument("--out", default="docs/observables.md")
     od.set_defaults(func=_observables_doc)
+    su = sub.add_parser("summary", help="per-cell grok events of a results directory as a Markdown table")
+    su.add_argument("runs", help="a results/runs directory")
+    su.set_defaults(func=_summary)
     au = sub.add_parser("audit", help="trace a number of the paper to its inputs and recompute it")
     au.add_argument("name", nargs="?", help="a macro name (\\BaselineGrokStep or BaselineGrokStep) or a table-cell key")
     au.add_argument("--all", action="store_true", help="recheck every number; exit 1 if any input changed or any number differs")

@@ -7,7 +7,7 @@ import sys
 from snakemake.utils import min_version
 
 import groklab
-from groklab.claims import check_claims
+from groklab.claims import check_paper
 from groklab.config import ConfigError
 from groklab.matrix import cell_record, expand, studies
 
@@ -16,8 +16,8 @@ min_version("8.0")
 try:
     CELLS = {cell.id: cell for cell in expand(config)}
     STUDIES = {s.name: s for s in studies(config, list(CELLS.values()))}
-    check_claims(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
-                 {c.name for c in CELLS.values()})
+    check_paper(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
+                {c.name for c in CELLS.values()}, list(config["matrix"]["axes"]))
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")
 
@@ -84,7 +84,8 @@ PROGRESS_CELL = progress_cell()
 def wanted_global_figures():
     """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
     wanted = {"speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
-              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES)}
+              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES),
+              "phase-diagram": config["paper"]["phase_diagram"] is not None}
     return [f for f, ok in wanted.items() if ok]
 
 
@@ -123,6 +124,11 @@ def figure_output(figure, study_wildcard=False):
 
 def all_cells_named():
     return {c.id: c.name for c in CELLS.values()}
+
+
+def axis_labels():
+    """Cell name -> {axis: value label} for the cross-product cells ("lr~0.001__wd~1")."""
+    return {c.name: dict(part.split("~", 1) for part in c.name.split("__") if "~" in part) for c in CELLS.values()}
 
 
 def study_cells_named():

@@ -10,6 +10,7 @@ localrules:
     figure_per_operation,
     figure_trajectories,
     figure_lead_heatmap,
+    figure_phase_diagram,
 
 
 rule figure_accuracy:
@@ -155,5 +156,22 @@ rule figure_lead_heatmap:
         "../envs/groklab.yaml"
     log:
         f"{RESULTS}/logs/figures/lead-heatmap.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_phase_diagram:
+    input:
+        **plot_inputs("phase_diagram"),
+        runs=RUNS_SUMMARY,
+    output:
+        figure_output("phase-diagram"),
+    params:
+        module="phase_diagram",
+        options=lambda w: {"axes": config["paper"]["phase_diagram"], "labels": axis_labels()},
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/figures/phase-diagram.log",
     script:
         "../scripts/figure.py"

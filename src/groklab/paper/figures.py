@@ -44,6 +44,9 @@ FIGURES = {
     "lead-heatmap": Figure("lead_heatmap", "global",
                            "Which observables change first: median normalised change of every observable across "
                            "grokked runs, rows sorted by the median time at which half the change is done."),
+    "phase-diagram": Figure("phase_diagram", "global",
+                            "Steps to grok (mean over seeds, never-grokked seeds counted at the budget) over the "
+                            "learning-rate x weight-decay grid; x marks grid cells where no seed grokked."),
 }
 
 

@@ -1,0 +1,111 @@
+"""Speedup statistics, censoring, claim verdicts, phases and LaTeX formatting on known inputs."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from groklab.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, WEAKER, claim_row, verdict
+from groklab.paper.latex import escape, format_value, macro_name
+from groklab.phases import locate_phases
+from groklab.speedup import censor, study_table
+from groklab.stats import mean_ci, ratio_ci
+
+
+def runs(cell, grok, mem=100, budget=1000, op="div"):
+    """runs.parquet rows of one cell: one per seed; grok None = never grokked."""
+    return pd.DataFrame([{"cell": cell, "seed": i, "operation": op, "budget": budget, "eval_every": 10,
+                          "memorisation_step": mem, "grok_step": np.nan if g is None else g, "grokked": g is not None,
+                          "stable": g is not None, "diverged": False, "final_test_acc": 1.0 if g else 0.1}
+                         for i, g in enumerate(grok)])
+
+
+def test_mean_ci_is_a_t_interval():
+    m, lo, hi = mean_ci([1.0, 2.0, 3.0], 0.95)
+    assert m == 2 and hi - m == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5) and m - lo == pytest.approx(hi - m)
+    assert np.isnan(mean_ci([5.0], 0.95)[1])
+
+
+def test_ratio_ci_brackets_the_ratio_and_is_seeded():
+    rng = lambda: np.random.default_rng(0)   # noqa: E731
+    r, lo, hi = ratio_ci([900, 1000, 1100], [90, 100, 110], 0.95, 2000, rng())
+    assert r == pytest.approx(10) and lo < 10 < hi and (lo, hi) == ratio_ci([900, 1000, 1100], [90, 100, 110], 0.95, 2000, rng())[1:]
+    assert ratio_ci([1, 1], [4, 4], 0.95, 100, rng()) == (0.25, 0.25, 0.25)
+
+
+def test_never_grokked_runs_are_censored_at_the_budget_not_dropped():
+    c = censor(runs("a", [500, None]))
+    assert list(c["grok_step_c"]) == [500, 1000] and list(c["censored"]) == [False, True]
+    assert list(c["delay_c"]) == [400, 900] and list(c["grok_pct_c"]) == [50, 100]
+    # a delay shorter than one eval counts as one eval (the resolution), so ratios stay finite
+    assert censor(runs("b", [100], mem=100))["delay_c"].iloc[0] == 10
+
+
+def test_study_table_speedups_in_steps_and_percent_of_budget():
+    data = pd.concat([runs("base", [800, 800, 800]), runs("multi", [200, 200, 200], budget=2000)])
+    t = study_table(data, "s", "base", ["multi"], confidence=0.95, n_boot=200, seed=0).set_index("cell")
+    assert t.loc["base", "speedup_grok_step"] == 1 and t.loc["multi", "speedup_grok_step"] == 4
+    assert t.loc["multi", "speedup_grok_pct"] == 8      # 80% of budget vs 10% of a twice-longer budget
+    assert t.loc["multi", "speedup_delay"] == pytest.approx(700 / 100)
+    slower = study_table(pd.concat([runs("base", [800] * 3), runs("never", [None] * 3)]), "s", "base", ["never"],
+                         confidence=0.95, n_boot=200, seed=0).set_index("cell")
+    assert slower.loc["never", "speedup_grok_step"] == pytest.approx(0.8) and slower.loc["never", "grokked_fraction"] == 0
+
+
+@pytest.mark.parametrize("ratio, lo, hi, claimed, base_grokked, expected", [
+    (10.0, 6.0, 14.0, 8, 1.0, REPRODUCED),
+    (3.0, 2.0, 4.0, 8, 1.0, WEAKER),
+    (1.2, 0.7, 1.9, 8, 1.0, NOT_REPRODUCED),
+    (0.5, 0.3, 0.8, None, 1.0, REPRODUCED),        # "slower" claim
+    (0.9, 0.6, 1.3, None, 1.0, NOT_REPRODUCED),
+    (1.0, 1.0, 1.0, 8, 0.0, INCONCLUSIVE),
+    (math.nan, math.nan, math.nan, 8, 1.0, NOT_RUN),
+])
+def test_verdicts(ratio, lo, hi, claimed, base_grokked, expected):
+    assert verdict(ratio, lo, hi, claimed, 2.0, base_grokked) == expected
+
+
+def test_claim_row_reads_its_metric_and_says_not_run_without_cells():
+    data = pd.concat([runs("base", [800, 810, 790]), runs("v", [100, 110, 90])])
+    table = study_table(data, "s", "base", ["v"], confidence=0.95, n_boot=500, seed=0)
+    claim = {"name": "x", "study": "s", "variant": "v", "operation": "div", "metric": "grok_step", "claimed": 8,
+             "description": ""}
+    row = claim_row(claim, table, 2.0)
+    assert row["ratio"] == pytest.approx(8) and row["verdict"] == REPRODUCED and row["n_seeds"] == 3
+    assert claim_row(claim | {"variant": "w"}, table, 2.0)["verdict"] == NOT_RUN
+
+
+def test_phases_are_located_from_the_curves():
+    steps = np.arange(0, 1000, 10)
+    train_acc = np.where(steps >= 100, 1.0, 0.5)
+    test_loss = np.where(steps < 400, 5.0, np.maximum(5.0 - (steps - 400) / 40, 0.0))   # drop starts at 400
+    norm = np.where(steps < 600, 100.0, np.maximum(100.0 - (steps - 600) / 2, 20.0))   # falls 600..760
+    metrics = pd.DataFrame({"step": steps, "train_acc": train_acc, "test_loss": test_loss})
+    obs = pd.DataFrame({"step": steps, "weights.sum_sq": norm})
+    p = locate_phases(metrics, obs, {"memorise_threshold": 0.99})
+    assert p == {"memorisation": 100, "circuit_formation": 420, "cleanup": 750}
+    assert math.isnan(locate_phases(metrics.assign(train_acc=0.5), obs, {"memorise_threshold": 0.99})["cleanup"])
+
+
+def test_latex_formatting_and_macro_names():
+    assert macro_name("claim", "divmul", "ratio_lo") == "ClaimDivmulRatioLo"
+    assert macro_name("hmm", "study2", "k") == "HmmStudyTwoK"
+    assert format_value(12345.0, "int") == "12{,}345" and format_value(3.14159, "ratio") == "3.1"
+    assert format_value(316.2, "ratio") == "316" and format_value(float("nan"), "pct") == "--"
+    assert escape("ops~div+mul_x & 5%") == r"ops\textasciitilde{}div+mul\_x \& 5\%"
+
+
+def test_phase_diagram_figure_marks_never_grokked_cells(tmp_path):
+    from types import SimpleNamespace
+
+    from groklab.plots import phase_diagram
+
+    cells = {f"p~{p}__lr~{lr}__wd~{wd}": {"p": str(p), "lr": str(lr), "wd": str(wd)}
+             for p in (17, 113) for lr in (0.001, 0.01) for wd in (0.1, 1)}
+    rows = [runs(c, [None] if l["lr"] == "0.001" and l["wd"] == "0.1" else [300, 500]) for c, l in cells.items()]
+    pd.concat(rows).assign(grokked=lambda d: d.grok_step.notna()).to_parquet(tmp_path / "runs.parquet")
+    out = tmp_path / "pd.pdf"
+    phase_diagram.render(SimpleNamespace(runs=str(tmp_path / "runs.parquet")), str(out),
+                         axes={"x": "lr", "y": "wd", "facet": "p"}, labels=cells)
+    assert out.stat().st_size > 5000 and out.read_bytes().startswith(b"%PDF")
