@@ -1,7 +1,15 @@
 # groklab: config matrix -> training jobs -> tables, HMM maps, figures -> paper. Wiring only; logic lives in src/groklab.
 # `--configfile X.yaml` replaces config.yaml (instead of merging into it), so a small test or
 # cluster config never inherits the default matrix's axes.
+import sys
+
+from groklab.config import ConfigError, load_yaml_file
+
 if not workflow.overwrite_configfiles:
+    try:  # Snakemake's own loader does not say where a YAML syntax error is
+        load_yaml_file("config.yaml")
+    except ConfigError as exc:
+        sys.exit(f"groklab: config error: {exc}")
 
     configfile: "config.yaml"
 
@@ -23,5 +31,6 @@ rule all:
         HMM_OUTPUTS,
         SPEEDUPS,
         CLAIMS,
+        rules.mechanics.output,
         PAPER_TARGETS,
     default_target: True

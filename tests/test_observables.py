@@ -160,3 +160,17 @@ def test_a_diverged_model_gets_nan_observables_and_the_others_do_not_change():
     assert torch.isnan(poisoned["weights.spectral_norm[W_U]"][1])
     for name, v in poisoned.items():
         torch.testing.assert_close(v[0], clean[name][0], equal_nan=True, msg=name)
+
+
+def test_an_mlp_cell_records_every_observable_without_error(tmp_path):
+    """The MLP (grokking-thread.txt's example) has no attention or unembedding: those observables are NaN."""
+    import pandas as pd
+
+    from conftest import tiny_cell
+    from groklab.train import train_cell
+
+    cell = tiny_cell(model={"arch": "mlp", "d_mlp": 32},
+                     training={"steps": 20, "eval_every": 10, "observables": {"expensive_every": 1}})
+    train_cell(cell, tmp_path, progress=False)
+    obs = pd.read_parquet(tmp_path / "observables.parquet")
+    assert obs["weights.sum_sq"].notna().all() and obs["fourier.unembed_gini"].isna().all()

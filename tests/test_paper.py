@@ -83,7 +83,8 @@ def test_numbers_tables_and_pdf(built):
     assert "ops\\textasciitilde{}add+sub" in (gen / "tables" / "speedups-diversity.tex").read_text()
     figures = sorted((gen / "figures").glob("*.pdf"))
     assert {f.stem for f in figures} == {"accuracy-diversity", "hmm-map-diversity", "hmm-selection-diversity",
-                                         "speedups", "progress", "per-operation", "trajectories", "lead-heatmap"}
+                                         "speedups", "progress", "per-operation", "trajectories", "lead-heatmap",
+                                         "leadlag-runs"}
     for pdf in figures:
         assert ink_fraction(pdf) > 0.003, f"{pdf.name} renders blank"
     if LATEX:
@@ -91,6 +92,16 @@ def test_numbers_tables_and_pdf(built):
         assert len(pages) >= 4
         for page in pages:
             assert page.min() < 128, "a blank page in main.pdf"
+
+
+def test_mechanics_tables_are_filled_from_the_runs(built):
+    ranking = pd.read_parquet(built / "results" / "mechanics" / "leadlag.parquet")
+    assert {"all studies", "diversity"} <= set(ranking.study) and ranking.runs.min() >= 1
+    forecast = pd.read_parquet(built / "results" / "mechanics" / "forecast.parquet")
+    assert set(forecast.features) == {"observables", "train_accuracy", "median"} and forecast.value.notna().all()
+    numbers = (built / "paper" / "generated" / "numbers.tex").read_text()
+    top = re.search(r"\\newcommand\{\\LeadTopObservable\}\{([^}]*)\}", numbers).group(1)
+    assert top.replace("\\_", "_") == ranking[ranking.study == "all studies"].observable.iloc[0]
 
 
 def render_pages(pdf):
@@ -155,7 +166,7 @@ def test_deleting_a_run_reruns_exactly_what_depends_on_it(copy_of_built):
     # everything that reads the run or a table made from it; the progress figure reads ops~add only
     downstream = {"aggregate_runs", "hmm_fit", "speedup_tables", "numbers", "figure_accuracy", "figure_hmm_map",
                   "figure_hmm_selection", "figure_speedups", "figure_trajectories", "figure_lead_heatmap",
-                  "figure_per_operation", "paper_pdf", "paper", "all"}
+                  "figure_per_operation", "figure_leadlag_runs", "mechanics", "paper_pdf", "paper", "all"}
     assert set(jobs) <= downstream and "figure_progress" not in jobs and jobs["hmm_fit"] == 1, jobs
 
 

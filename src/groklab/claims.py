@@ -64,7 +64,7 @@ def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) ->
 
     names = [c["name"] for c in paper["claims"]]
     for i, c in enumerate(paper["claims"]):
-        if names.count(c["name"]) > 1:
+        if c["name"] in names[:i]:
             raise ConfigError(f"paper.claims[{i}].name: '{c['name']}' is used by more than one claim")
         if c["study"] in studies and c["variant"] not in studies[c["study"]]:
             raise ConfigError(f"paper.claims[{i}].variant: '{c['variant']}' is not a variant of study "

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
 
-from .config import ConfigError, load_cell_file
+from .config import ConfigError, load_cell_file, load_yaml_file
 
 
 def _train(args) -> int:
@@ -26,11 +25,7 @@ def _train(args) -> int:
 def _cells(args) -> int:
     from .matrix import expand
 
-    try:
-        with open(args.config) as fh:
-            raw = yaml.safe_load(fh) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{args.config}: file not found") from None
+    raw = load_yaml_file(args.config) or {}
     for cell in expand(raw):
         print(f"{cell.id}\t{len(cell.config.training.seeds)} seeds")
     return 0

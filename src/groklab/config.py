@@ -286,17 +286,23 @@ class CellConfig:
         return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
 
 
-def load_cell_file(path: str) -> CellConfig:
-    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record)."""
+def load_yaml_file(path: str):
+    """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error)."""
     try:
         with open(path) as fh:
-            raw = yaml.safe_load(fh)
+            return yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: YAML syntax error{line}") from None
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{line}: {problem}") from None
+
+
+def load_cell_file(path: str) -> CellConfig:
+    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record)."""
+    raw = load_yaml_file(path)
     if isinstance(raw, dict) and "config" in raw and "task" not in raw:
         raw = raw["config"]
     return CellConfig.from_dict(raw or {}, prefix=path)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import torch
+
+
+_TEST_WRITE_DELAY = float(os.environ.get("GROKLAB_TEST_WRITE_DELAY", "0"))
 
 
 @contextmanager
@@ -25,6 +29,8 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        if _TEST_WRITE_DELAY:   # test hook (tests/test_faults.py): widen the window a kill can hit
+            time.sleep(_TEST_WRITE_DELAY)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -284,3 +284,18 @@ def cell_record(cell: Cell) -> dict:
     """What train jobs read: identity plus the resolved config."""
     return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict()}
 
+
+
+def check_hmm(config: dict, found: list[Study]) -> None:
+    """hmm.k_max against the runs it will be fitted to: K states need at least K observations
+    (evaluations) per run. Raises ConfigError naming the shortest cell."""
+    k_max = validate(config)["hmm"]["k_max"]
+    for study in found:
+        for cell in (study.baseline, *study.variants):
+            n_evals = cell.config.total_steps // cell.config.training.eval_every + 1
+            if n_evals < k_max:
+                raise ConfigError(
+                    f"hmm.k_max: {k_max} states need at least {k_max} evaluations per run, but cell {cell.name} "
+                    f"of study {study.name} has {n_evals} (training.steps / training.eval_every + 1); "
+                    f"lower hmm.k_max or evaluate more often"
+                )

@@ -28,6 +28,7 @@ from .models import build_model
 from .observables import make_probe, observe
 from .optim import EnsembleOptimizer
 from .resources import pick_ensemble_size, resolve_device, tune_allocator
+from .results import RESULTS_FORMAT
 from .seeding import derive_seed
 
 CHECKPOINT_FORMAT = 1
@@ -222,7 +223,7 @@ def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, nam
         observed.append(run.table("observables"))
         finals.append({"seeds": seeds, "step": run.step, "model": run.model.state_dict(), "optimizer": run.opt.state_dict()})
     metrics = pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
-    record = {"name": name, "hash": cell.hash, "config": cell.to_dict(), "ensemble_size": E,
+    record = {"name": name, "hash": cell.hash, "format": RESULTS_FORMAT, "config": cell.to_dict(), "ensemble_size": E,
               "device": str(device), "train_seconds": round(time.time() - t0, 3), "provenance": provenance or {}}
     io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "groups": finals})
     io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": name}})

@@ -18,3 +18,28 @@ rule aggregate_runs:
         f"{RESULTS}/logs/aggregate_runs.log",
     script:
         "../scripts/aggregate_runs.py"
+
+
+rule mechanics:
+    """Which observables change before grokking (lead-lag ranking) and how well early observables
+    forecast the grok step (leave-one-cell-out cross-validation)."""
+    input:
+        observables=all_run_files("observables.parquet"),
+        metrics=all_run_files("metrics.parquet"),
+        runs=RUNS_SUMMARY,
+        code=code_files("mechanics.py", "leadlag.py", "forecast.py", "collect.py"),
+    output:
+        changes=f"{RESULTS}/mechanics/changes.parquet",
+        leadlag=report(f"{RESULTS}/mechanics/leadlag.parquet", caption="../report/leadlag-table.rst", category="Tables"),
+        forecast=report(f"{RESULTS}/mechanics/forecast.parquet", caption="../report/forecast-table.rst", category="Tables"),
+        weights=f"{RESULTS}/mechanics/forecast_weights.parquet",
+    params:
+        cells={c.id: c.name for c in CELLS.values()},
+        studies={s.name: [c.name for c in (s.baseline, *s.variants)] for s in STUDIES.values()},
+        memorise_threshold=next(iter(CELLS.values())).config.training.memorise_threshold,
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/mechanics.log",
+    script:
+        "../scripts/mechanics.py"

@@ -9,19 +9,26 @@ from snakemake.utils import min_version
 import groklab
 from groklab.claims import check_paper
 from groklab.config import ConfigError
-from groklab.matrix import cell_record, expand, studies
+from groklab.matrix import cell_record, check_hmm, expand, studies
+from groklab.results import run_dir_problem
 
 min_version("8.0")
 
 try:
     CELLS = {cell.id: cell for cell in expand(config)}
     STUDIES = {s.name: s for s in studies(config, list(CELLS.values()))}
+    check_hmm(config, list(STUDIES.values()))
     check_paper(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
                 {c.name for c in CELLS.values()}, list(config["matrix"]["axes"]))
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")
 
 RESULTS = config["results_dir"]
+# Finished runs that cannot be trusted (truncated file, another cell's results, older code) stop
+# the workflow here, before any job, naming the file; nothing is deleted.
+RUN_PROBLEMS = [p for c in CELLS.values() if (p := run_dir_problem(f"{RESULTS}/runs/{c.id}", c.config_hash))]
+if RUN_PROBLEMS:
+    sys.exit("\n".join(f"groklab: results error: {p}" for p in RUN_PROBLEMS))
 RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 
@@ -84,7 +91,7 @@ PROGRESS_CELL = progress_cell()
 def wanted_global_figures():
     """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
     wanted = {"speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
-              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES),
+              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES), "leadlag-runs": bool(STUDIES),
               "phase-diagram": config["paper"]["phase_diagram"] is not None}
     return [f for f, ok in wanted.items() if ok]
 
@@ -99,7 +106,7 @@ FIGURE_PDFS = [f"{PAPER}/{p}" for files in STUDY_FIGURE_FILES.values() for p in 
 SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
 NUMBERS_OUTPUTS = [f"{GENERATED}/{f}" for f in ("numbers.tex", "studies.tex", "figures.tex", "provenance.json",
-                                                 "tables/claims.tex")] + [
+                                                 "tables/claims.tex", "tables/leadlag.tex", "tables/forecast.tex")] + [
     f"{GENERATED}/tables/speedups-{s}.tex" for s in STUDIES
 ]
 # latexmk from Debian's TeX Live (README: Paper); without it the paper's sources are still generated.
@@ -113,7 +120,7 @@ if not LATEX:
 # Figures: each figure job lists its own plotting module and the shared style as inputs.
 def plot_inputs(module):
     """The figure's own module and what every figure shares (style, table readers)."""
-    return {"module": f"{PLOTS}/{module}.py", "style": f"{PLOTS}/style.py", "readers": f"{PLOTS}/_data.py"}
+    return {"module": f"{PLOTS}/{module}.py", "style": f"{PLOTS}/style.py", "readers": f"{PACKAGE}/collect.py"}
 
 
 def figure_output(figure, study_wildcard=False):

@@ -11,6 +11,7 @@ localrules:
     figure_trajectories,
     figure_lead_heatmap,
     figure_phase_diagram,
+    figure_leadlag_runs,
 
 
 rule figure_accuracy:
@@ -173,5 +174,24 @@ rule figure_phase_diagram:
         "../envs/groklab.yaml"
     log:
         f"{RESULTS}/logs/figures/phase-diagram.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_leadlag_runs:
+    input:
+        **plot_inputs("leadlag_runs"),
+        leadlag=rules.mechanics.output.leadlag,
+        observables=[f"{RESULTS}/runs/{i}/observables.parquet" for i in study_cells_named()],
+        runs=RUNS_SUMMARY,
+    output:
+        figure_output("leadlag-runs"),
+    params:
+        module="leadlag_runs",
+        options=lambda w: {"cells": study_cells_named()},
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/figures/leadlag-runs.log",
     script:
         "../scripts/figure.py"

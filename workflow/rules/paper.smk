@@ -34,7 +34,8 @@ rule numbers:
         observables=all_run_files("observables.parquet"),
         hmm=[f"{RESULTS}/hmm/{s}/model.json" for s in STUDIES],
         code=code_files("speedup.py", "claims.py", "stats.py", "phases.py", "events.py", "paper/numbers.py",
-                        "paper/queries.py", "paper/build.py", "paper/latex.py"),
+                        "paper/queries.py", "paper/build.py", "paper/latex.py", "mechanics.py", "leadlag.py",
+                        "forecast.py", "collect.py"),
     output:
         NUMBERS_OUTPUTS,
     params:

@@ -59,9 +59,9 @@ def embed_gini(probe):
     return {"": gini(frequency_norms(_embed(probe))).float()} if _modular(probe) else undefined(probe)
 
 
-@observable("fourier.unembed_gini", "Gini coefficient of the unembedding's frequency norms")
+@observable("fourier.unembed_gini", "Gini coefficient of the unembedding's frequency norms (transformer only)")
 def unembed_gini(probe):
-    if not _modular(probe):
+    if not _modular(probe) or "W_U" not in probe.params:      # the MLP has no unembedding into d_model
         return undefined(probe)
     return {"": gini(frequency_norms(probe.params["W_U"].transpose(1, 2))).float()}
 

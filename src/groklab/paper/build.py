@@ -8,7 +8,8 @@ from pathlib import Path
 from .. import io
 from ..claims import NOT_RUN
 from .latex import escape, format_value, macro_name, macros, table
-from .numbers import CLAIM_COLUMNS, DEFAULT_CLAIMS, Context, Number, evaluate_all, paper_numbers
+from .numbers import (CLAIM_COLUMNS, DEFAULT_CLAIMS, FORECAST_SETS, LEADLAG_COLUMNS, LEADLAG_ROWS, Context, Number,
+                      evaluate_all, paper_numbers)
 from .provenance import records
 
 METRIC_LABELS = {"grok_step": "grok step", "grok_pct": "grok \\%", "delay": "delay", "delay_pct": "delay \\%"}
@@ -67,6 +68,29 @@ def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
                                                        f"tab:speedups-{study}") + "}\n"
 
 
+def leadlag_tex(text: dict[str, str]) -> str:
+    rows = [[text[f"leadlag/{r}/{c}"] for c in LEADLAG_COLUMNS] for r in range(LEADLAG_ROWS)
+            if f"leadlag/{r}/observable" in text and text[f"leadlag/{r}/runs"] != "--"]
+    header = ["Observable", "Runs", "Median lead", "Lead / delay", "Leads in", "Sign agrees", "Effect size"]
+    caption = ("Observables that change before grokking, over every grokked run of every study: the change point of a "
+               "two-segment fit to each smoothed trajectory after memorisation; lead = grok step - change step (steps, "
+               "and as a fraction of the delay); the fraction of runs in which the observable leads; the fraction whose "
+               "shift has the majority sign; the median shift in pooled standard deviations.")
+    return table(header, rows, "lrrrrrr", caption, "tab:leadlag")
+
+
+def forecast_tex(text: dict[str, str]) -> str:
+    from ..forecast import CUTOFFS
+
+    names = {"observables": "observables", "train_accuracy": "train accuracy only", "median": "median (baseline)"}
+    rows = [[f"{round(100 * c)}\\%", names[f], text.get(f"forecast/{round(100 * c)}/{f}/log_grok", "--"),
+             text.get(f"forecast/{round(100 * c)}/{f}/grokked", "--")] for c in CUTOFFS for f in FORECAST_SETS]
+    caption = ("Forecasting a run from its first 10/20/30\\% of the budget, leave-one-cell-out cross-validation over the "
+               "matrix: mean absolute error of log10 grok step (grokked runs; ridge regression) and accuracy of "
+               "\\emph{groks within budget} (logistic regression), against the training folds' median / majority.")
+    return table(["Cut-off", "Features", "MAE log10 step", "Accuracy groks"], rows, "llrr", caption, "tab:forecast")
+
+
 def figure_tex(path: str, caption: str, label: str) -> str:
     return "\n".join([r"\begin{figure}[htbp]", r"\centering", f"\\includegraphics[width=\\textwidth]{{{path}}}",
                       f"\\caption{{{caption}}}", f"\\label{{{label}}}", r"\end{figure}", ""])
@@ -92,6 +116,8 @@ def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, s
     io.write_text(out / "tables" / "claims.tex", claims_tex(ctx, text))
     for study in ctx.studies:
         io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
+    io.write_text(out / "tables" / "leadlag.tex", leadlag_tex(text))
+    io.write_text(out / "tables" / "forecast.tex", forecast_tex(text))
     io.write_text(out / "studies.tex", studies_tex(ctx, figures))
     io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
                                                  for p, c in global_figures.items()))

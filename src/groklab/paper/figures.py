@@ -44,6 +44,10 @@ FIGURES = {
     "lead-heatmap": Figure("lead_heatmap", "global",
                            "Which observables change first: median normalised change of every observable across "
                            "grokked runs, rows sorted by the median time at which half the change is done."),
+    "leadlag-runs": Figure("leadlag_runs", "global",
+                           "The observables that lead grokking most consistently (lead-lag table), run by run: each "
+                           "row one grokked run, sorted by its steps to grok, coloured by the observable z-scored "
+                           "within the run; ticks mark each run's grok step."),
     "phase-diagram": Figure("phase_diagram", "global",
                             "Steps to grok (mean over seeds, never-grokked seeds counted at the budget) over the "
                             "learning-rate x weight-decay grid; x marks grid cells where no seed grokked."),

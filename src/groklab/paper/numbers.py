@@ -157,8 +157,53 @@ def _phase_numbers(ctx: Context) -> list[Number]:
                    ctx.cell_refs([cell]), "int") for phase in ("memorisation", "circuit_formation", "cleanup")]
 
 
+LEADLAG_COLUMNS = {"observable": "text", "runs": "int", "median_lead": "int", "median_lead_fraction": "frac",
+                   "leads_fraction": "frac", "sign_consistency": "frac", "median_effect_size": "num"}
+LEADLAG_ROWS = 10
+FORECAST_SETS = ("observables", "train_accuracy", "median")
+FORECAST_TARGETS = {"log_grok": "Mae", "grokked": "Accuracy"}
+FORECAST_CUTOFF = 0.2     # the cut-off main.tex quotes
+
+
+def _mechanics_inputs(ctx: Context, cells: list[str]) -> list[str]:
+    return ctx.run_inputs(cells) + [f"{ctx.run_dir(c)}/observables.parquet" for c in cells]
+
+
+def leadlag_numbers(ctx: Context) -> list[Number]:
+    """Table cells leadlag/<rank>/<column> of the ranking over every study's cells, and Lead* macros."""
+    cells = sorted({c for b, v, _ in ctx.studies.values() for c in (b, *v)})
+    if not cells:          # main.tex quotes the leader: say that there is no study to rank
+        return [Number(macro_name("lead", "top", col), "constant", {"value": None, "why": "no study in the matrix"},
+                       [], [], "int") for col in ("observable", "median_lead", "leads_fraction", "median_lead_fraction")]
+    args, inputs, refs = {"run_dirs": [ctx.run_dir(c) for c in cells]}, _mechanics_inputs(ctx, cells), ctx.cell_refs(cells)
+    out = [Number(f"leadlag/{rank}/{col}", "leadlag", args | {"rank": rank, "column": col}, inputs, refs, fmt)
+           for rank in range(LEADLAG_ROWS) for col, fmt in LEADLAG_COLUMNS.items()]
+    out += [Number(macro_name("lead", "top", col), "leadlag", args | {"rank": 0, "column": col}, inputs, refs,
+                   LEADLAG_COLUMNS[col]) for col in ("observable", "median_lead", "leads_fraction", "median_lead_fraction")]
+    return out
+
+
+def forecast_numbers(ctx: Context) -> list[Number]:
+    """Table cells forecast/<cutoff %>/<features>/<target> over every cell, and Forecast* macros."""
+    from ..forecast import CUTOFFS
+
+    cells = list(ctx.cells)
+    threshold = ctx.cells[cells[0]]["config"]["training"]["memorise_threshold"]
+    base = {"run_dirs": [ctx.run_dir(c) for c in cells], "memorise_threshold": threshold}
+    inputs, refs, out = _mechanics_inputs(ctx, cells), ctx.cell_refs(cells), []
+    for cutoff in CUTOFFS:
+        for feats in FORECAST_SETS:
+            for target, word in FORECAST_TARGETS.items():
+                args = base | {"cutoff": cutoff, "features": feats, "target": target}
+                out.append(Number(f"forecast/{round(100 * cutoff)}/{feats}/{target}", "forecast", args, inputs, refs, "frac"))
+                if cutoff == FORECAST_CUTOFF:
+                    out.append(Number(macro_name("forecast", feats, word), "forecast", args, inputs, refs, "frac"))
+    return out
+
+
 def paper_numbers(ctx: Context) -> list[Number]:
     out = _setup_numbers(ctx) + _baseline_numbers(ctx) + _hmm_numbers(ctx) + _phase_numbers(ctx)
+    out += leadlag_numbers(ctx) + forecast_numbers(ctx)
     for claim in ctx.paper["claims"]:
         out += claim_numbers(ctx, claim)
     for study in ctx.studies:

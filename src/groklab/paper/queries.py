@@ -101,13 +101,53 @@ def phase_step(run_dir: str, seed: int, phase: str, thresholds: dict):
     return locate_phases(metrics[metrics.seed == seed], obs[obs.seed == seed], thresholds)[phase]
 
 
+@functools.lru_cache(maxsize=None)
+def _mechanics_inputs(run_dirs: tuple[str, ...]):
+    from ..mechanics import load_inputs
+
+    cells = {Path(d).name: _cell_runs(d)["cell"].iloc[0] for d in run_dirs}
+    obs, metrics = load_inputs([f"{d}/observables.parquet" for d in run_dirs], [f"{d}/metrics.parquet" for d in run_dirs],
+                               cells)
+    return obs, metrics, _runs(run_dirs)
+
+
+@functools.lru_cache(maxsize=None)
+def _ranking(run_dirs: tuple[str, ...]) -> pd.DataFrame:
+    from ..mechanics import ALL, leadlag_tables
+
+    obs, _, runs = _mechanics_inputs(run_dirs)
+    ranking = leadlag_tables(obs, runs, {}, all_cells=sorted(runs["cell"].unique()))[1]
+    return ranking[ranking["study"] == ALL].reset_index(drop=True)
+
+
+def leadlag(run_dirs: list[str], rank: int, column: str):
+    """One cell of the lead-lag ranking over the given cells (rank 0 = the best leader)."""
+    table = _ranking(tuple(run_dirs))
+    return table[column].iloc[rank] if rank < len(table) else (None if column == "observable" else math.nan)
+
+
+@functools.lru_cache(maxsize=None)
+def _forecast(run_dirs: tuple[str, ...], memorise_threshold: float) -> pd.DataFrame:
+    from ..mechanics import forecast_tables
+
+    obs, metrics, runs = _mechanics_inputs(run_dirs)
+    return forecast_tables(obs, metrics, runs, memorise_threshold)[0]
+
+
+def forecast(run_dirs: list[str], memorise_threshold: float, cutoff: float, features: str, target: str):
+    """Cross-validated error of one forecast (feature set, target) at one cut-off."""
+    t = _forecast(tuple(run_dirs), memorise_threshold)
+    hit = t[(t["cutoff"] == cutoff) & (t["features"] == features) & (t["target"] == target)] if len(t) else t
+    return float(hit["value"].iloc[0]) if len(hit) else math.nan
+
+
 def constant(value, why: str):
     """A fixed text, e.g. "not run" for a claim the matrix does not measure (why says so)."""
     return value
 
 
 QUERIES = {f.__name__: f for f in (speedup, claim, cell_stat, config_value, count, hmm_value,
-                                   observable_count, phase_step, constant)}
+                                   observable_count, phase_step, leadlag, forecast, constant)}
 
 
 def evaluate(query: str, args: dict):
@@ -126,5 +166,5 @@ def same(a, b) -> bool:
 
 
 def clear_caches() -> None:
-    _cell_runs.cache_clear()
-    _speedup.cache_clear()
+    for cached in (_cell_runs, _speedup, _mechanics_inputs, _ranking, _forecast):
+        cached.cache_clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import style
-from ._data import cell_frames, grok_steps
+from ..collect import cell_frames, grok_steps
 
 
 def render(inputs, out_pdf: str, study: str, cells: dict[str, str]) -> None:

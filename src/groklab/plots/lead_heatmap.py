@@ -9,7 +9,7 @@ import seaborn as sns
 
 from ..leadlag import progress_table
 from . import style
-from ._data import grokked_events, observable_definitions
+from ..collect import grokked_events, observable_definitions
 
 BINS = np.linspace(0.0, 1.5, 31)
 

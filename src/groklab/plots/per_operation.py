@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import style
-from ._data import cell_frames
+from ..collect import cell_frames
 
 
 def render(inputs, out_pdf: str, cells: dict[str, str]) -> None:

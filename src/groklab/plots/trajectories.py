@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..leadlag import progress_table
 from . import style
-from ._data import grokked_events, observable_definitions
+from ..collect import grokked_events, observable_definitions
 
 BINS = np.linspace(-0.5, 2.0, 51)
 

@@ -1,4 +1,4 @@
-"""Readers shared by the figure modules (result tables only, never training code)."""
+"""Readers of result files shared by the figures, the mechanics analysis and the paper's queries."""
 
 from __future__ import annotations
 

@@ -1,0 +1,119 @@
+"""Forecast the grok step from early training: features of the observables up to a cut-off
+(a fraction of the budget), scikit-learn models, leave-one-cell-out cross-validation.
+
+Targets per run (cell, seed): log10 of the grok step (runs that grokked; a multi-task run's
+last operation) and whether the run groks within its budget. Feature sets: "observables"
+(each observable definition's value at the cut-off and its slope over the second half of
+the window) and "train_accuracy" (train accuracy and loss at the cut-off, the memorisation
+step or the cut-off if not yet memorised). Baseline "median": the training folds' median.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+CUTOFFS = (0.1, 0.2, 0.3)
+
+
+def run_targets(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs.parquet -> (cell, seed, budget, grokked, log_grok) per run (all operations grokked)."""
+    g = runs.groupby(["cell", "seed"], as_index=False).agg(
+        budget=("budget", "first"), grokked=("grokked", "all"), grok_step=("grok_step", "max"))
+    g["log_grok"] = np.log10(g["grok_step"].where(g["grokked"]))
+    return g.drop(columns="grok_step")
+
+
+def _window_features(window: pd.DataFrame, columns: list[str]) -> dict:
+    last = window.iloc[-1]
+    half = window[window["step"] >= window["step"].iloc[-1] / 2]
+    out = {}
+    for col in columns:
+        out[f"{col}@cut"] = last[col]
+        y = half[col].to_numpy(float)
+        ok = np.isfinite(y)
+        out[f"{col}/slope"] = np.polyfit(half["step"].to_numpy(float)[ok], y[ok], 1)[0] if ok.sum() >= 2 else np.nan
+    return out
+
+
+def features(obs: pd.DataFrame, metrics: pd.DataFrame, targets: pd.DataFrame, cutoff: float,
+             columns: list[str], memorise_threshold: float) -> pd.DataFrame:
+    """One row per run: identifiers, targets, observable features and train-accuracy features."""
+    rows = []
+    for t in targets.itertuples():
+        limit = cutoff * t.budget
+        o = obs[(obs["cell"] == t.cell) & (obs["seed"] == t.seed) & (obs["step"] <= limit)].sort_values("step")
+        m = metrics[(metrics["cell"] == t.cell) & (metrics["seed"] == t.seed) & (metrics["step"] <= limit)]
+        m = m.sort_values("step")
+        if o.empty or m.empty:
+            continue
+        mem = m.loc[m["train_acc"] >= memorise_threshold, "step"]
+        rows.append({"cell": t.cell, "seed": t.seed, "grokked": t.grokked, "log_grok": t.log_grok,
+                     **_window_features(o, columns),
+                     "acc:train_acc@cut": m["train_acc"].iloc[-1], "acc:train_loss@cut": np.log10(m["train_loss"].iloc[-1] + 1e-12),
+                     "acc:memorised_by": (mem.iloc[0] if len(mem) else limit) / t.budget})
+    return pd.DataFrame(rows)
+
+
+def observable_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if ("@cut" in c or "/slope" in c) and not c.startswith("acc:")]
+
+
+# keep_empty_features: an all-NaN column (an observable this task never defines) stays, as 0,
+# so coefficients line up with the feature names
+def _regressor():
+    return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 12)))
+
+
+def _classifier():
+    return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(),
+                         LogisticRegression(C=0.5, max_iter=2000))
+
+
+def _cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, make, kind: str) -> np.ndarray:
+    """Leave-one-cell-out predictions; a fold whose training labels are all one class (or too few
+    rows) falls back to the training folds' median / majority."""
+    pred = np.full(len(y), np.nan)
+    for train, test in LeaveOneGroupOut().split(X, y, groups):
+        one_class = kind == "classify" and len(np.unique(y[train])) < 2
+        model = make() if len(train) >= 4 and not one_class else (
+            DummyClassifier(strategy="most_frequent") if kind == "classify" else DummyRegressor(strategy="median"))
+        pred[test] = model.fit(X[train], y[train]).predict(X[test])
+    return pred
+
+
+def evaluate_forecasts(table: pd.DataFrame) -> pd.DataFrame:
+    """Cross-validated error of each feature set and the median baseline, for both targets."""
+    sets = {"observables": observable_columns(table), "train_accuracy": [c for c in table.columns if c.startswith("acc:")]}
+    out = []
+    reg = table[table["grokked"]]
+    for name, cols in [("median", []), *sets.items()]:
+        for kind, data, target in (("regress", reg, "log_grok"), ("classify", table, "grokked")):
+            if len(data) < 3 or data["cell"].nunique() < 2:
+                continue
+            X = data[cols].to_numpy(float) if cols else np.zeros((len(data), 1))
+            y = data[target].to_numpy(float if kind == "regress" else int)
+            make = (_regressor if kind == "regress" else _classifier) if cols else (
+                (lambda: DummyRegressor(strategy="median")) if kind == "regress" else (lambda: DummyClassifier(strategy="most_frequent")))
+            pred = _cross_validate(X, y, data["cell"].to_numpy(), make, kind)
+            err = np.abs(pred - y).mean() if kind == "regress" else (pred == y).mean()
+            out.append({"features": name, "target": target, "metric": "mae_log10" if kind == "regress" else "accuracy",
+                        "value": float(err), "runs": len(data), "cells": int(data["cell"].nunique())})
+    return pd.DataFrame(out)
+
+
+def feature_weights(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The regression's standardised coefficients (fit on every grokked run): largest |weight| first."""
+    cols = observable_columns(table)
+    data = table[table["grokked"]]
+    if len(data) < 4 or not cols:
+        return pd.DataFrame(columns=["feature", "weight"])
+    model = _regressor().fit(data[cols].to_numpy(float), data["log_grok"].to_numpy(float))
+    w = pd.DataFrame({"feature": cols, "weight": model[-1].coef_})
+    return w.reindex(w["weight"].abs().sort_values(ascending=False).index).head(top).reset_index(drop=True)

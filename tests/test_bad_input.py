@@ -1,0 +1,113 @@
+"""Bad input beyond single keys: cross-key checks of the HMM and paper sections, YAML syntax
+errors with their line, and the workflow refusing such a config before any job."""
+
+import pytest
+
+from conftest import copy_workflow, run_cli
+from groklab.claims import check_paper
+from groklab.config import ConfigError, load_yaml_file, validate
+from groklab.matrix import check_hmm, expand, studies
+
+
+def config(**top):
+    base = {"cell": {"task": {"p": 13}, "training": {"steps": 100, "eval_every": 10, "seeds": [0]}},
+            "matrix": {"axes": {"op": {"key": "task.operations", "values": {"add": ["add"], "sub": ["sub"]}}}},
+            "studies": {"s": {"baseline": "op~add", "variants": ["op~sub"]}}}
+    return base | top
+
+
+def paper_error(paper: dict) -> str:
+    cfg = validate(config(paper=paper))
+    cells = expand(cfg)
+    found = {s.name: [v.name for v in s.variants] for s in studies(cfg, cells)}
+    with pytest.raises(ConfigError) as err:
+        check_paper(cfg["paper"], found, {c.name for c in cells}, list(cfg["matrix"]["axes"]))
+    return str(err.value)
+
+
+def test_hmm_k_max_larger_than_the_evaluations_of_a_run():
+    cfg = config(hmm={"k_max": 12})
+    with pytest.raises(ConfigError, match=r"^hmm\.k_max: 12 states need at least 12 evaluations per run, but cell "
+                                          r"op~add of study s has 11 "):
+        check_hmm(cfg, studies(cfg, expand(cfg)))
+    check_hmm(config(hmm={"k_max": 11}), studies(config(), expand(config())))
+
+
+@pytest.mark.parametrize("paper, message", [
+    ({"claims": [{"name": "x", "study": "s", "variant": "op~mul", "metric": "delay"}]},
+     "paper.claims[0].variant: 'op~mul' is not a variant of study 's' (its variants: op~sub)"),
+    ({"claims": [{"name": "x", "study": "s", "variant": "op~sub", "metric": "delay"}] * 2},
+     "paper.claims[1].name: 'x' is used by more than one claim"),
+    ({"baseline": "op~div"}, "paper.baseline: no cell named 'op~div'"),
+    ({"phase_diagram": {"x": "lr", "y": "op"}}, "paper.phase_diagram.x: 'lr' is not a matrix axis (axes: op)"),
+])
+def test_paper_section_errors_name_the_key(paper, message):
+    assert paper_error(paper).startswith(message)
+
+
+@pytest.mark.parametrize("paper, key", [
+    ({"claims": [{"name": "Sgd", "study": "s", "variant": "op~sub", "metric": "delay"}]}, "paper.claims[0].name"),
+    ({"claims": [{"name": "x", "study": "s", "variant": "op~sub", "metric": "speed"}]}, "paper.claims[0].metric"),
+    ({"confidence": 1.5}, "paper.confidence"),
+    ({"bootstrap": 10}, "paper.bootstrap"),
+    ({"dirr": "x"}, "paper: unknown key 'dirr'"),
+])
+def test_paper_values_are_validated(paper, key):
+    with pytest.raises(ConfigError) as err:
+        validate(config(paper=paper))
+    assert str(err.value).startswith(key) and "\n" not in str(err.value)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cell:\n  task: {p: 23\n  model: [\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: YAML syntax error at line 3, column \d+: "):
+        load_yaml_file(str(bad))
+    out = run_cli("groklab", "cells", "--config", str(bad))
+    assert out.returncode == 2 and "YAML syntax error at line 3" in out.stderr
+
+
+@pytest.mark.slow
+def test_workflow_refuses_a_config_yaml_with_a_syntax_error_before_any_job(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "config.yaml").write_text("cell:\n  task: {p: 23\n")
+    out = run_cli("snakemake", "-n", "--cores", "1", cwd=workdir)
+    assert out.returncode != 0 and "groklab: config error: config.yaml: YAML syntax error at line" in out.stderr
+    assert not (workdir / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished run directory of a tiny cell (copied per test before it is damaged)."""
+    from conftest import tiny_cell
+    from groklab.train import train_cell
+
+    cell = tiny_cell(training={"steps": 20, "eval_every": 10, "seeds": [0]})
+    out = tmp_path_factory.mktemp("run") / "cell"
+    train_cell(cell, out, progress=False)
+    return cell, out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "metrics.parquet").write_bytes((d / "metrics.parquet").read_bytes()[:-40]),
+     "metrics.parquet: truncated or not a Parquet file; delete"),
+    (lambda d: (d / "observables.parquet").write_bytes(b"not parquet"), "observables.parquet: truncated"),
+    (lambda d: (d / "config.json").write_text("{"), "config.json: missing or not valid JSON"),
+    (lambda d: (d / "config.json").write_text((d / "config.json").read_text().replace('"hash": "', '"hash": "ff')),
+     "config.json: results of another cell config"),
+    (lambda d: (d / "config.json").write_text((d / "config.json").read_text().replace('"format": 2', '"format": 1')),
+     "written by an older groklab (results format 1"),
+])
+def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damage, message):
+    import shutil
+
+    from groklab.results import run_dir_problem
+
+    cell, src = trained
+    run = tmp_path / "cell"
+    shutil.copytree(src, run)
+    assert run_dir_problem(run, cell.hash) is None
+    damage(run)
+    problem = run_dir_problem(run, cell.hash)
+    assert problem is not None and message in problem and "\n" not in problem
+    assert problem.endswith(f"delete {run} and rerun (Snakemake retrains that cell only)")
