@@ -24,7 +24,7 @@ def test_fall_back_is_unstable_and_never_grokked_is_nan():
 
 def test_cell_events_per_operation_and_scaled_budget():
     config = {"task": {"operations": ["add", "div"], "scale_steps_by_tasks": True},
-              "training": {"steps": 50, "memorise_threshold": 0.99, "grok_threshold": 0.95}}
+              "training": {"steps": 50, "eval_every": 50, "memorise_threshold": 0.99, "grok_threshold": 0.95}}
     m = pd.DataFrame({
         "seed": [0] * 3, "step": [0, 50, 100], "train_acc": [0, 1, 1], "test_acc": [0, 0.5, 1],
         "train_acc/add": [0, 1, 1], "test_acc/add": [0, 1, 1],

@@ -109,3 +109,11 @@ def test_phase_diagram_figure_marks_never_grokked_cells(tmp_path):
     phase_diagram.render(SimpleNamespace(runs=str(tmp_path / "runs.parquet")), str(out),
                          axes={"x": "lr", "y": "wd", "facet": "p"}, labels=cells)
     assert out.stat().st_size > 5000 and out.read_bytes().startswith(b"%PDF")
+
+
+def test_diverged_models_are_counted_and_censored_in_the_tables():
+    data = pd.concat([runs("base", [800, 800, 800]), runs("hot", [300, None, None])])
+    data.loc[(data.cell == "hot") & data.grok_step.isna(), "diverged"] = True
+    t = study_table(data, "s", "base", ["hot"], confidence=0.95, n_boot=200, seed=0).set_index("cell")
+    assert t.loc["hot", "diverged_fraction"] == pytest.approx(2 / 3) and t.loc["hot", "n_seeds"] == 3
+    assert t.loc["hot", "grok_step"] == pytest.approx((300 + 1000 + 1000) / 3)    # censored, not dropped

@@ -193,6 +193,7 @@ class TrainingConfig:
     early_stop_evals: int
     loss: str = "cross_entropy"
     observables: ObservablesConfig = ObservablesConfig()
+    interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"}
 
 
 def _tuples(d: dict) -> dict:
@@ -206,6 +207,24 @@ class CellConfig:
     optimizer: OptimizerConfig
     init: InitConfig
     training: TrainingConfig
+
+    METRIC_SIGNALS = ("train_acc", "train_loss", "test_acc", "test_loss")
+
+    def _check_interventions(self, prefix: str) -> None:
+        from .observables import REGISTRY
+
+        for i, rule in enumerate(self.training.interventions):
+            key = f"{prefix}.training.interventions[{i}]"
+            if (rule["above"] is None) == (rule["below"] is None):
+                raise ConfigError(f"{key}: give exactly one of above / below")
+            signal = rule["when"]
+            if signal in self.METRIC_SIGNALS:
+                continue
+            if signal.split("[", 1)[0] not in REGISTRY:
+                raise ConfigError(f"{key}.when: '{signal}' is neither a metric ({', '.join(self.METRIC_SIGNALS)}) "
+                                  f"nor an observable (docs/observables.md)")
+            if not self.training.observables.enabled:
+                raise ConfigError(f"{key}.when: '{signal}' is an observable, but training.observables.enabled is false")
 
     @classmethod
     def from_dict(cls, raw: dict, prefix: str = "cell") -> "CellConfig":
@@ -255,6 +274,7 @@ class CellConfig:
                 f"{prefix}.optimizer.schedule.warmup_steps: {o.schedule.warmup_steps} is not below the budget "
                 f"of {self.total_steps} steps"
             )
+        self._check_interventions(prefix)
         if self.init.scheme == "low_rank" and self.init.rank > m.d_model:
             raise ConfigError(f"{prefix}.init.rank: {self.init.rank} exceeds model.d_model={m.d_model}")
         if "div" in t.operations and not is_prime(t.p):

@@ -231,6 +231,35 @@ class EnsembleOptimizer:
         self.filters = build_filters(cfg, seeds) if cfg.filters else None
         with torch.no_grad():
             self.filter_state = self.filters.init(self.params) if self.filters else []
+        # Per-model hyperparameters set by interventions (groklab.train): weight decay added to the
+        # configured one and a learning-rate multiplier, each (E,); all rows start unchanged.
+        device = self.params[0].device if self.params else torch.device("cpu")
+        self.extra_decay = torch.zeros(len(seeds), device=device)
+        self.lr_scale = torch.ones(len(seeds), device=device)
+
+    def set_hyperparameters(self, models: torch.Tensor, lr: float | None = None,
+                            weight_decay: float | None = None) -> None:
+        """From the next step on, models[e] (bool, (E,)) train with this lr / weight decay."""
+        models = models.to(self.extra_decay.device)
+        if lr is not None:
+            self.lr_scale[models] = lr / self.cfg.lr
+        if weight_decay is not None:
+            self.extra_decay[models] = weight_decay - self.cfg.weight_decay
+
+    def _rows(self, v: Tensor, p: Tensor) -> Tensor:
+        return v.view(-1, *([1] * (p.dim() - 1)))            # (E,) -> (E, 1, ...) against p (E, ...)
+
+    def _decay_before_step(self) -> None:
+        """The extra weight decay: decoupled for AdamW (a shrink of lr * extra; differs from a
+        larger wd by a term of order lr^2 wd extra), added to the gradient (L2) for Adam and SGD."""
+        if self.cfg.name == "adamw":
+            lr = self.base.param_groups[0]["lr"]
+            for p in self.params:
+                p.mul_(1 - lr * self._rows(self.extra_decay, p))
+        else:
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad.add_(p * self._rows(self.extra_decay, p))
 
     @torch.no_grad()
     def step(self) -> None:
@@ -240,7 +269,14 @@ class EnsembleOptimizer:
             grads, self.filter_state = self.filters.update(grads, self.filter_state, self.params)
             for p, g in zip(self.params, grads):
                 p.grad = g
+        if bool(self.extra_decay.any()):
+            self._decay_before_step()
+        scaled = bool((self.lr_scale != 1).any())
+        before = [p.clone() for p in self.params] if scaled else None
         self.base.step()
+        if scaled:   # p = before + scale * (update): the whole step (with AdamW's decay) scaled per model
+            for p, b in zip(self.params, before):
+                p.copy_(torch.lerp(b, p, self._rows(self.lr_scale, p)))
         if not self._static_lr:
             self.scheduler.step()
 
@@ -249,10 +285,12 @@ class EnsembleOptimizer:
 
     def state_dict(self) -> dict:
         return {"base": self.base.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "filters": self.filter_state}
+                "filters": self.filter_state, "extra_decay": self.extra_decay, "lr_scale": self.lr_scale}
 
     def load_state_dict(self, state: dict) -> None:
         self.base.load_state_dict(state["base"])
         self.scheduler.load_state_dict(state["scheduler"])
         device = self.params[0].device if self.params else torch.device("cpu")
         self.filter_state = _to_device(state["filters"], device)
+        if "extra_decay" in state:
+            self.extra_decay, self.lr_scale = state["extra_decay"].to(device), state["lr_scale"].to(device)

@@ -58,6 +58,8 @@ class GroupRun:
         # and those of the previous observation (stored: update ratios need them)
         self.init = {n: w.detach().clone() for n, w in self.model.named_weights()}
         self.prev, self.prev_step, self.obs_rows = None, None, []
+        # interventions: has rule i fired for model e yet, (n_rules, E)
+        self.fired = torch.zeros(len(cell.training.interventions), len(seeds), dtype=torch.bool)
 
     @property
     def ckpt_path(self) -> Path:
@@ -73,6 +75,7 @@ class GroupRun:
                 self.batches.load_state_dict(state["batches"])
             self.step, self.n_parts, self.streak, self.last_eval, self.diverged, self.prev, self.prev_step = (
                 state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step"))
+            self.fired = state.get("fired", self.fired)
         for part in [*self.dir.glob("metrics-*.parquet"), *self.dir.glob("observables-*.parquet")]:
             if int(part.stem.split("-")[1]) >= self.n_parts:
                 part.unlink()
@@ -97,7 +100,7 @@ class GroupRun:
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "batches": self.batches.state_dict() if self.batches else None,
             "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval, "diverged": self.diverged,
-            "prev": self.prev, "prev_step": self.prev_step,
+            "prev": self.prev, "prev_step": self.prev_step, "fired": self.fired,
         })
 
     def flush_metrics(self) -> None:
@@ -114,9 +117,15 @@ class GroupRun:
         test = evaluate(self.model, d["test_x"], d["test_y"], d["test_op"], len(ops), kind)
         # A diverged model stays diverged; its NaN parameters never touch the other models.
         self.diverged |= ~torch.isfinite(train.loss.cpu())
-        self.rows += metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
-        if self.cell.training.observables.enabled:
-            self.observe()
+        rows = metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
+        values = self.observe() if self.cell.training.observables.enabled else {}
+        if len(self.fired):
+            signals = {"train_acc": train.acc, "train_loss": train.loss, "test_acc": test.acc, "test_loss": test.loss,
+                       **values}
+            self.intervene(signals)
+            for i, row in enumerate(rows):          # one row per model, in seed order
+                row.update({f"intervention/{k}": bool(self.fired[k, i]) for k in range(len(self.fired))})
+        self.rows += rows
         self.last_eval = self.step
         # every operation must be at/above the threshold for a model to count as generalised
         good = (test.op_acc.cpu() >= self.cell.training.grok_threshold).all(1)
@@ -133,6 +142,21 @@ class GroupRun:
         for e, seed in enumerate(self.seeds):
             self.obs_rows.append({"seed": seed, "step": self.step, **{k: v[e].item() for k, v in values.items()}})
         self.prev, self.prev_step = probe.params, self.step
+        return values
+
+    def intervene(self, signals: dict[str, torch.Tensor]) -> None:
+        """Fire each rule for the models whose signal crossed its threshold at this eval (once per
+        model; a diverged model never fires); the new hyperparameters apply from the next step."""
+        for k, rule in enumerate(self.cell.training.interventions):
+            value = signals.get(rule["when"])
+            if value is None:                      # an expensive observable not computed at this eval
+                continue
+            value = value.detach().float().cpu()  # (E,)
+            crossed = value >= rule["above"] if rule["above"] is not None else value <= rule["below"]
+            new = crossed & ~self.fired[k] & ~self.diverged
+            if new.any():
+                self.opt.set_hyperparameters(new, **rule["set"])
+                self.fired[k] |= new
 
     def train_step(self) -> None:
         d = self.data

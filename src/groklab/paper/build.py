@@ -96,12 +96,41 @@ def figure_tex(path: str, caption: str, label: str) -> str:
                       f"\\caption{{{caption}}}", f"\\label{{{label}}}", r"\end{figure}", ""])
 
 
-def studies_tex(ctx: Context, figures: dict[str, dict[str, str]]) -> str:
-    """One subsection per study: its table and its figures (figures: study -> {tex path: caption})."""
+def direction(lo: float, hi: float) -> str:
+    """A speedup interval in words: the whole interval above 1, below 1, or straddling it."""
+    if lo > 1:
+        return "faster"
+    if hi < 1:
+        return "slower"
+    return "no clear change" if lo == lo and hi == hi else "not measurable"
+
+
+def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[str, object]) -> str:
+    """One generated sentence per variant: its speedup (grok step, % of budget) and its direction."""
+    base, variants, _ = ctx.studies[study]
+    parts = []
+    for cell in variants:
+        for op in ctx.cells[cell]["config"]["task"]["operations"]:
+            key = f"speedups/{study}/{cell}/{op}/speedup_grok_pct"
+            if key not in values or values[key] is None or values[key] != values[key]:
+                continue
+            lo, hi = values[key + "_lo"], values[key + "_hi"]
+            ci = "" if lo != lo else f" [{text[key + '_lo']}, {text[key + '_hi']}]"
+            parts.append(f"\\texttt{{{escape(cell)}}} ({escape(op)}) is {direction(lo, hi)}: "
+                         f"{text[key]}$\\times${ci}")
+    if not parts:
+        return ""
+    return ("Against \\texttt{" + escape(base) + "} (grok step in \\% of budget, baseline / variant): "
+            + "; ".join(parts) + ".")
+
+
+def studies_tex(ctx: Context, figures: dict[str, dict[str, str]], text: dict[str, str], values: dict) -> str:
+    """One subsection per study: its table, a generated sentence per variant and its figures
+    (figures: study -> {tex path: caption})."""
     out = []
     for study, (_, _, desc) in ctx.studies.items():
-        out += [f"\\subsection{{Study \\texttt{{{escape(study)}}}}}", escape(desc) + ("." if desc else ""), "",
-                f"\\input{{generated/tables/speedups-{study}}}"]
+        out += [f"\\subsection{{Study \\texttt{{{escape(study)}}}}}", escape(desc) + ("." if desc else ""),
+                verdicts_tex(ctx, study, text, values), "", f"\\input{{generated/tables/speedups-{study}}}"]
         out += [figure_tex(p, cap, f"fig:{Path(p).stem}") for p, cap in figures.get(study, {}).items()]
     return "\n".join(out) + "\n"
 
@@ -118,7 +147,7 @@ def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, s
         io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
     io.write_text(out / "tables" / "leadlag.tex", leadlag_tex(text))
     io.write_text(out / "tables" / "forecast.tex", forecast_tex(text))
-    io.write_text(out / "studies.tex", studies_tex(ctx, figures))
+    io.write_text(out / "studies.tex", studies_tex(ctx, figures, text, {n.name: n.value for n in numbers}))
     io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
                                                  for p, c in global_figures.items()))
     io.write_json(out / "provenance.json", records(numbers, text, job))
