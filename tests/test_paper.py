@@ -90,8 +90,8 @@ def test_numbers_tables_and_pdf(built):
     if LATEX:
         pages = render_pages(built / "paper" / "main.pdf")
         assert len(pages) >= 4
-        for page in pages:
-            assert page.min() < 128, "a blank page in main.pdf"
+        for i, page in enumerate(pages):      # even a page of two lines has some dark pixels
+            assert (page < 220).mean() > 1e-4, f"page {i + 1} of main.pdf is blank"
 
 
 def test_mechanics_tables_are_filled_from_the_runs(built):

@@ -62,13 +62,16 @@ def features(obs: pd.DataFrame, metrics: pd.DataFrame, targets: pd.DataFrame, cu
 
 
 def observable_columns(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if ("@cut" in c or "/slope" in c) and not c.startswith("acc:")]
+    """Observable features defined for every run (an observable some cells lack, e.g. attention in
+    an MLP, would otherwise be imputed and extrapolated from)."""
+    return [c for c in table.columns if ("@cut" in c or "/slope" in c) and not c.startswith("acc:")
+            and table[c].notna().all() and np.isfinite(table[c].to_numpy(float)).all()]
 
 
 # keep_empty_features: an all-NaN column (an observable this task never defines) stays, as 0,
 # so coefficients line up with the feature names
 def _regressor():
-    return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 12)))
+    return make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler(), RidgeCV(alphas=np.logspace(-1, 5, 13)))
 
 
 def _classifier():
@@ -85,6 +88,8 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, make, kind
         model = make() if len(train) >= 4 and not one_class else (
             DummyClassifier(strategy="most_frequent") if kind == "classify" else DummyRegressor(strategy="median"))
         pred[test] = model.fit(X[train], y[train]).predict(X[test])
+        if kind == "regress":   # no forecast outside the grok steps seen in training
+            pred[test] = np.clip(pred[test], y[train].min(), y[train].max())
     return pred
 
 

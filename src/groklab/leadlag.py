@@ -100,8 +100,9 @@ def run_changes(obs: pd.DataFrame, events: pd.DataFrame, columns: list[str]) -> 
 
 def rank_observables(changes: pd.DataFrame) -> pd.DataFrame:
     """Per observable across runs: median lead (steps and as a fraction of the delay), fraction of
-    runs where it leads, consistency of the shift's sign, median effect size; best leaders first
-    (most often leading, then longest median lead)."""
+    runs where it leads, consistency of the shift's sign, median effect size. Best leaders first:
+    observables measured in at least half as many runs as the best-covered one (a task-specific
+    observable seen in 2 runs cannot top the table), then most often leading, then longest lead."""
     c = changes.dropna(subset=["change_step"])
     if c.empty:
         return pd.DataFrame(columns=["observable", "runs", "median_lead", "median_lead_fraction", "leads_fraction",
@@ -112,4 +113,6 @@ def rank_observables(changes: pd.DataFrame) -> pd.DataFrame:
         "leads_fraction": g["lead"].apply(lambda s: float((s > 0).mean())),
         "sign_consistency": g["sign"].apply(lambda s: float(max((s > 0).mean(), (s < 0).mean()))),
         "median_effect_size": g["effect_size"].median()}).reset_index()
-    return table.sort_values(["leads_fraction", "median_lead"], ascending=False, ignore_index=True)
+    table["covered"] = table["runs"] >= table["runs"].max() / 2
+    table = table.sort_values(["covered", "leads_fraction", "median_lead"], ascending=False, ignore_index=True)
+    return table.drop(columns="covered")

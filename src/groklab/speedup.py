@@ -33,14 +33,14 @@ def censor(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cell_stats(rows: pd.DataFrame, confidence: float) -> dict:
+def cell_stats(rows: pd.DataFrame, confidence: float, n_boot: int, rng: np.random.Generator) -> dict:
     """One cell and operation (one row per seed, censored) -> summary across seeds."""
     out = {"n_seeds": len(rows), "grokked_fraction": rows["grokked"].mean(),
            "stable_fraction": rows["stable"].mean(), "diverged_fraction": rows["diverged"].mean(),
            "memorisation_step": rows["memorisation_step"].mean(), "budget": int(rows["budget"].iloc[0]),
            "final_test_acc": rows["final_test_acc"].mean()}
     for m in METRICS:
-        mean, lo, hi = mean_ci(rows[f"{m}_c"], confidence)
+        mean, lo, hi = mean_ci(rows[f"{m}_c"], confidence, n_boot, rng)
         out |= {m: mean, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_median": rows[f"{m}_c"].median()}
     return out
 
@@ -51,8 +51,8 @@ def speedup_row(base: pd.DataFrame, variant: pd.DataFrame, key: tuple, confidenc
 
     key (study, variant, operation) names the row's own bootstrap stream.
     """
-    out = cell_stats(variant, confidence)
     rng = np.random.default_rng(derive_seed(seed, "bootstrap", *key))
+    out = cell_stats(variant, confidence, n_boot, rng)
     for m in METRICS:
         if len(base):
             r, lo, hi = ratio_ci(base[f"{m}_c"], variant[f"{m}_c"], confidence, n_boot, rng)

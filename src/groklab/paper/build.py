@@ -65,7 +65,7 @@ def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
                f"{round(100 * ctx.paper['confidence'])}\\% intervals; speedups are baseline / variant of the grok "
                f"step (in steps and in \\% of each cell's budget) and of the delay (grok - memorisation).")
     return "{\\setlength{\\tabcolsep}{2.5pt}\n" + table(header, rows, "llllrlllllr", caption,
-                                                       f"tab:speedups-{study}") + "}\n"
+                                                       f"tab:speedups-{study}", fit=True) + "}\n"
 
 
 def leadlag_tex(text: dict[str, str]) -> str:
@@ -76,7 +76,7 @@ def leadlag_tex(text: dict[str, str]) -> str:
                "two-segment fit to each smoothed trajectory after memorisation; lead = grok step - change step (steps, "
                "and as a fraction of the delay); the fraction of runs in which the observable leads; the fraction whose "
                "shift has the majority sign; the median shift in pooled standard deviations.")
-    return table(header, rows, "lrrrrrr", caption, "tab:leadlag")
+    return table(header, rows, "lrrrrrr", caption, "tab:leadlag", fit=True)
 
 
 def forecast_tex(text: dict[str, str]) -> str:

@@ -47,10 +47,12 @@ def macros(defs: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table(header: list[str], rows: list[list[str]], align: str, caption: str, label: str) -> str:
-    """A booktabs table (rows already formatted)."""
+def table(header: list[str], rows: list[list[str]], align: str, caption: str, label: str, fit: bool = False) -> str:
+    """A booktabs table (rows already formatted); fit=True scales a wide table down to the text width."""
     body = "\n".join(" & ".join(r) + r" \\" for r in rows) or r"\multicolumn{%d}{c}{(no rows)} \\" % len(header)
-    return "\n".join([
-        r"\begin{table}[htbp]", r"\centering", r"\footnotesize", f"\\caption{{{caption}}}", f"\\label{{{label}}}",
-        f"\\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule", body,
-        r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
+    tabular = [f"\\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule", body,
+               r"\bottomrule", r"\end{tabular}"]
+    if fit:
+        tabular = [r"\resizebox{\textwidth}{!}{%", *tabular, "}"]
+    return "\n".join([r"\begin{table}[htbp]", r"\centering", r"\footnotesize", f"\\caption{{{caption}}}",
+                      f"\\label{{{label}}}", *tabular, r"\end{table}", ""])

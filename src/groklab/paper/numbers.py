@@ -99,7 +99,8 @@ def _baseline_numbers(ctx: Context) -> list[Number]:
             "GrokPct": ("grok_pct", "pct"), "Delay": ("delay", "int"), "DelayLo": ("delay_lo", "int"),
             "DelayHi": ("delay_hi", "int"), "DelayPct": ("delay_pct", "pct"), "FinalAcc": ("final_test_acc", "frac"),
             "Grokked": ("grokked_fraction", "frac"), "Budget": ("budget", "int")}
-    args = {"run_dir": ctx.run_dir(base), "operation": op, "confidence": ctx.paper["confidence"]}
+    args = {"run_dir": ctx.run_dir(base), "operation": op, "confidence": ctx.paper["confidence"],
+            "n_boot": ctx.paper["bootstrap"], "seed": ctx.paper["bootstrap_seed"]}
     return [Number(f"Baseline{k}", "cell_stat", args | {"column": col}, ctx.run_inputs([base]),
                    ctx.cell_refs([base]), fmt) for k, (col, fmt) in cols.items()]
 

@@ -13,11 +13,13 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..aggregate import summarise_runs
 from ..claims import claim_row
 from ..phases import locate_phases
+from ..seeding import derive_seed
 from ..speedup import censor, cell_stats, speedup_row
 
 
@@ -57,10 +59,11 @@ def claim(base_dir: str, variant_dir: str, claim: dict, column: str, confidence:
     return claim_row(claim, pd.DataFrame(rows), within)[column]
 
 
-def cell_stat(run_dir: str, operation: str, column: str, confidence: float):
+def cell_stat(run_dir: str, operation: str, column: str, confidence: float, n_boot: int, seed: int):
     """A statistic across the seeds of one cell (e.g. the baseline's mean grok step)."""
     runs = _cell_runs(run_dir)
-    return cell_stats(runs[runs["operation"] == operation], confidence)[column]
+    rng = np.random.default_rng(derive_seed(seed, "bootstrap", "cell", runs["cell"].iloc[0], operation))
+    return cell_stats(runs[runs["operation"] == operation], confidence, n_boot, rng)[column]
 
 
 def config_value(config_json: str, key: str):
