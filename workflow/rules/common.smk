@@ -68,7 +68,7 @@ def get_study_run_files(name):
 
 
 # The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.
-from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name
+from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
 
 PAPER = config["paper"]["dir"]
 GENERATED = f"{PAPER}/generated"
@@ -81,11 +81,7 @@ MULTI_TASK = [c.name for c in CELLS.values() if len(c.config.task.operations) > 
 CELL_NAMES = {c.name: c for c in CELLS.values()}
 
 
-def progress_cell():
-    return config["paper"]["progress_cell"] or next((c.name for c in CELLS.values() if c.config.task.operations == ("add",)), None)
-
-
-PROGRESS_CELL = progress_cell()
+PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations for c in CELLS.values()})
 
 
 def wanted_global_figures():

@@ -54,5 +54,11 @@ FIGURES = {
 }
 
 
+def progress_cell(paper: dict, operations: dict[str, list[str]]) -> str | None:
+    """The cell of the progress-measures figure: paper.progress_cell, else the first cell that
+    trains addition alone (Nanda et al.'s task; cell name -> its operations)."""
+    return paper["progress_cell"] or next((name for name, ops in operations.items() if list(ops) == ["add"]), None)
+
+
 def pdf_name(figure: str, study: str | None = None) -> str:
     return f"{figure}-{study}.pdf" if study else f"{figure}.pdf"

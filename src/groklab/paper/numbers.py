@@ -68,9 +68,9 @@ class Context:
 
     @property
     def progress_cell(self) -> str | None:
-        if self.paper["progress_cell"]:
-            return self.paper["progress_cell"]
-        return next((n for n, c in self.cells.items() if c["config"]["task"]["operations"] == ["add"]), None)
+        from .figures import progress_cell
+
+        return progress_cell(self.paper, {n: c["config"]["task"]["operations"] for n, c in self.cells.items()})
 
 
 def _setup_numbers(ctx: Context) -> list[Number]:

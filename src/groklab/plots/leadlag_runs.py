@@ -16,14 +16,15 @@ BINS = 60
 
 
 def _panel(ax, obs: pd.DataFrame, events: pd.DataFrame, col: str, edges: np.ndarray) -> None:
-    image = np.full((len(events), len(edges) - 1), np.nan)
+    centres = (edges[:-1] + edges[1:]) / 2
+    image = np.full((len(events), len(centres)), np.nan)       # (runs, time bins)
     for i, ev in enumerate(events.itertuples()):
         run = obs[(obs["cell"] == ev.cell) & (obs["seed"] == ev.seed)][["step", col]].dropna()
         if len(run) < 2 or run[col].std() == 0:
             continue
-        z = (run[col] - run[col].mean()) / run[col].std()
-        image[i] = pd.Series(z.to_numpy()).groupby(np.digitize(run["step"], edges) - 1).mean().reindex(
-            range(len(edges) - 1)).to_numpy()
+        z = ((run[col] - run[col].mean()) / run[col].std()).to_numpy()
+        # interpolated between evals; blank beyond the run's last eval (it stopped early)
+        image[i] = np.interp(centres, run["step"], z, left=np.nan, right=np.nan)
     ax.imshow(image, aspect="auto", cmap="coolwarm", vmin=-2, vmax=2, origin="lower",
               extent=(edges[0], edges[-1], -0.5, len(events) - 0.5), interpolation="nearest")
     ax.plot(events["grok_step"], np.arange(len(events)), "k|", ms=4)

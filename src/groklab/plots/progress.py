@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from ..phases import locate_phases
 from . import style
@@ -15,14 +16,16 @@ PANELS = (("loss", ["train_loss", "test_loss"], True), ("Fourier losses", ["four
           ("sum of squared weights", ["weights.sum_sq"], False), ("Fourier Gini (embedding)", ["fourier.embed_gini"], False))
 
 
+SHADES = ("0.93", "0.87", "0.81")      # one grey per phase, lightest first
+
+
 def _shade(ax, bounds: dict) -> None:
     start = 0.0
-    for i, (key, label) in enumerate(PHASES):
+    for (key, _), shade in zip(PHASES, SHADES):
         end = bounds[key]
         if np.isnan(end):
             break
-        ax.axvspan(start, end, color=str(0.93 - 0.06 * i), lw=0, zorder=0,
-                   label=label)
+        ax.axvspan(start, end, color=shade, lw=0, zorder=0)
         start = end
 
 
@@ -45,8 +48,7 @@ def render(inputs, out_pdf: str, cell: str, seed: int, thresholds: dict) -> None
         ax.set_xlabel("step")
         if len(cols) > 1:
             ax.legend(frameon=False, fontsize=6)
-    handles = [h for h in axes[2].get_legend_handles_labels()[0]]
-    fig.legend(handles[:3], [label for _, label in PHASES][:len(handles[:3])], loc="outside lower center", ncols=3,
-               frameon=False, fontsize=6)
+    fig.legend([Patch(color=shade) for shade in SHADES], [label for _, label in PHASES],
+               loc="outside lower center", ncols=3, frameon=False, fontsize=6)
     fig.suptitle(f"progress measures: {cell}, seed {seed}", fontsize=8)
     style.save(fig, out_pdf)

@@ -1,24 +1,41 @@
-"""Shared figure style: paper text width, Computer Modern (matplotlib's bundled cmr10, the face of
-the LaTeX body's Latin Modern), colour-blind-safe palette, vector PDF written atomically."""
+"""Shared figure style: paper text width, the LaTeX body's Latin Modern where TeX Live's OpenType
+copy is installed (else DejaVu Serif), colour-blind-safe palette, vector PDF written atomically.
+
+matplotlib's bundled cmr10 is not used: TeX fonts put other glyphs at "_", "<", ">" and
+observable names have underscores. Latin Modern is embedded as Type 3 (its OpenType outlines
+are CFF, which Type 42 embedding mislabels)."""
 
 from __future__ import annotations
+
+import glob
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 
 TEXT_WIDTH_IN = 6.5   # article class, 1-inch margins (paper/main.tex)
 PALETTE = sns.color_palette("colorblind")
+LATIN_MODERN = "/usr/share/texmf/fonts/opentype/public/lm/lmroman10-*.otf"   # Debian: fonts-lmodern
+
+
+def _serif() -> tuple[list[str], int]:
+    """(font.serif, pdf.fonttype)."""
+    files = glob.glob(LATIN_MODERN)
+    for path in files:
+        font_manager.fontManager.addfont(path)
+    return (["Latin Modern Roman"], 3) if files else (["DejaVu Serif"], 42)
 
 
 def setup() -> None:
+    serif, fonttype = _serif()
     sns.set_theme(context="paper", style="ticks", palette=PALETTE,
-                  rc={"font.family": "serif", "font.serif": ["cmr10"], "mathtext.fontset": "cm",
-                      "axes.formatter.use_mathtext": True,
+                  rc={"font.family": "serif", "font.serif": serif, "mathtext.fontset": "cm",
                       "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
-                      "xtick.labelsize": 7, "ytick.labelsize": 7, "pdf.fonttype": 42, "axes.unicode_minus": False})
+                      "xtick.labelsize": 7, "ytick.labelsize": 7, "pdf.fonttype": fonttype,
+                      "axes.unicode_minus": False})
 
 
 def figure(height_ratio: float = 0.45, ncols: int = 1, nrows: int = 1, squeeze: bool = True, **kw):
