@@ -62,7 +62,8 @@ def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
     header = ["Cell", "Op", "Grokked", "Grok step [CI]", "Grok \\%", "Delay [CI]", "$\\times$ steps",
               "$\\times$ \\% budget", "$\\times$ delay", "Test acc", "Stable"]
     caption = (f"Study \\texttt{{{escape(study)}}}{': ' + escape(desc) if desc else ''}. Means over seeds with "
-               f"{round(100 * ctx.paper['confidence'])}\\% intervals; speedups are baseline / variant of the grok "
+               f"{round(100 * ctx.paper['confidence'])}\\% bootstrap intervals over seeds (never-grokked runs at "
+               f"the budget); speedups are baseline / variant of the grok "
                f"step (in steps and in \\% of each cell's budget) and of the delay (grok - memorisation).")
     return "{\\setlength{\\tabcolsep}{2.5pt}\n" + table(header, rows, "llllrlllllr", caption,
                                                        f"tab:speedups-{study}", fit=True) + "}\n"
