@@ -53,11 +53,15 @@ def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
     for seed, m in metrics.sort_values("step").groupby("seed", sort=True):
         steps = m["step"].to_numpy()
         diverged = m["diverged"].to_numpy() if "diverged" in m else np.zeros(len(m), bool)
+        rules = [c for c in m.columns if c.startswith("intervention/")]
+        # did any of the cell's intervention rules fire for this model (NaN: the cell has none)
+        fired = float(m[rules].to_numpy(bool).any()) if rules else float("nan")
         for op in ops:
             suffix = f"/{op}" if len(ops) > 1 else ""
             ev = model_events(steps, m[f"train_acc{suffix}"].to_numpy(), m[f"test_acc{suffix}"].to_numpy(),
                               budget, tr["memorise_threshold"], tr["grok_threshold"])
             rows.append({"seed": int(seed), "operation": op, "n_operations": len(ops),
                          "eval_every": tr["eval_every"], **ev,
-                         "diverged": bool(diverged.any()), "diverged_step": first_step(steps, diverged)})
+                         "diverged": bool(diverged.any()), "diverged_step": first_step(steps, diverged),
+                         "intervention_fired": fired})
     return pd.DataFrame(rows)

@@ -38,7 +38,9 @@ def cell_stats(rows: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
     out = {"n_seeds": len(rows), "grokked_fraction": rows["grokked"].mean(),
            "stable_fraction": rows["stable"].mean(), "diverged_fraction": rows["diverged"].mean(),
            "memorisation_step": rows["memorisation_step"].mean(), "budget": int(rows["budget"].iloc[0]),
-           "final_test_acc": rows["final_test_acc"].mean()}
+           "final_test_acc": rows["final_test_acc"].mean(),
+           # fraction of seeds where an intervention rule fired (NaN: no rules in this cell)
+           "intervention_fired_fraction": rows["intervention_fired"].mean() if "intervention_fired" in rows else np.nan}
     for m in METRICS:
         mean, lo, hi = mean_ci(rows[f"{m}_c"], confidence, n_boot, rng)
         out |= {m: mean, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_median": rows[f"{m}_c"].median()}

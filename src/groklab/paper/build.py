@@ -100,10 +100,18 @@ def figure_tex(path: str, caption: str, label: str) -> str:
 def direction(lo: float, hi: float) -> str:
     """A speedup interval in words: the whole interval above 1, below 1, or straddling it."""
     if lo > 1:
-        return "faster"
+        return "is faster"
     if hi < 1:
-        return "slower"
-    return "no clear change" if lo == lo and hi == hi else "not measurable"
+        return "is slower"
+    return "shows no clear change" if lo == lo and hi == hi else "is not measurable"
+
+
+def _fired(values: dict, prefix: str) -> str:
+    """For an intervention cell: in how many seeds its rule fired (an unfired rule changes nothing)."""
+    frac, n = values.get(prefix + "intervention_fired_fraction"), values.get(prefix + "n_seeds")
+    if frac is None or frac != frac or not n:
+        return ""
+    return f" (the rule fired in {round(frac * n)} of {n} seeds)"
 
 
 def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[str, object]) -> str:
@@ -117,8 +125,8 @@ def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[st
                 continue
             lo, hi = values[key + "_lo"], values[key + "_hi"]
             ci = "" if lo != lo else f" [{text[key + '_lo']}, {text[key + '_hi']}]"
-            parts.append(f"\\texttt{{{escape(cell)}}} ({escape(op)}) is {direction(lo, hi)}: "
-                         f"{text[key]}$\\times${ci}")
+            parts.append(f"\\texttt{{{escape(cell)}}} ({escape(op)}) {direction(lo, hi)}: "
+                         f"{text[key]}$\\times${ci}{_fired(values, f'speedups/{study}/{cell}/{op}/')}")
     if not parts:
         return ""
     return ("Against \\texttt{" + escape(base) + "} (grok step in \\% of budget, baseline / variant): "

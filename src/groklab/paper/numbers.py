@@ -22,7 +22,7 @@ CLAIM_COLUMNS = {"ratio": "ratio", "ratio_lo": "ratio", "ratio_hi": "ratio", "cl
                  "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text"}
 SPEEDUP_COLUMNS = {"grokked_fraction": "frac", "stable_fraction": "frac", "grok_step": "int", "grok_step_lo": "int",
                    "grok_step_hi": "int", "grok_pct": "pct", "delay": "int", "delay_lo": "int", "delay_hi": "int",
-                   "final_test_acc": "frac", "n_seeds": "int"}
+                   "final_test_acc": "frac", "n_seeds": "int", "intervention_fired_fraction": "frac"}
 for _m in ("grok_step", "grok_pct", "delay"):
     SPEEDUP_COLUMNS |= {f"speedup_{_m}": "ratio", f"speedup_{_m}_lo": "ratio", f"speedup_{_m}_hi": "ratio"}
 
