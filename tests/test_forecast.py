@@ -32,3 +32,14 @@ def test_forecast_beats_the_median_baseline_on_a_known_relation():
     assert result[("observables", "log_grok")] < 0.5 * result[("median", "log_grok")]
     top = feature_weights(table).iloc[0]
     assert top.feature.startswith("signal")
+
+
+def test_mechanics_tables_without_any_grokked_run_are_empty_not_errors():
+    from groklab.mechanics import forecast_tables, leadlag_tables
+
+    obs, metrics, runs = synthetic(n_cells=2, seeds=2)
+    runs = runs.assign(grokked=False, grok_step=float("nan"), memorisation_step=50.0)
+    changes, ranking = leadlag_tables(obs, runs, {"s": ["c0", "c1"]})
+    assert changes.empty and ranking.empty and "observable" in ranking.columns
+    errors, weights = forecast_tables(obs, metrics, runs, 0.99)
+    assert set(errors.features) <= {"median", "observables", "train_accuracy"} and weights.empty

@@ -93,8 +93,14 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, make, kind
     return pred
 
 
+ERROR_COLUMNS = ["features", "target", "metric", "value", "runs", "cells"]
+
+
 def evaluate_forecasts(table: pd.DataFrame) -> pd.DataFrame:
-    """Cross-validated error of each feature set and the median baseline, for both targets."""
+    """Cross-validated error of each feature set and the median baseline, for both targets
+    (a target with fewer than 3 runs or 2 cells is left out)."""
+    if table.empty:
+        return pd.DataFrame(columns=ERROR_COLUMNS)
     sets = {"observables": observable_columns(table), "train_accuracy": [c for c in table.columns if c.startswith("acc:")]}
     out = []
     reg = table[table["grokked"]]
@@ -110,11 +116,13 @@ def evaluate_forecasts(table: pd.DataFrame) -> pd.DataFrame:
             err = np.abs(pred - y).mean() if kind == "regress" else (pred == y).mean()
             out.append({"features": name, "target": target, "metric": "mae_log10" if kind == "regress" else "accuracy",
                         "value": float(err), "runs": len(data), "cells": int(data["cell"].nunique())})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=ERROR_COLUMNS)
 
 
 def feature_weights(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The regression's standardised coefficients (fit on every grokked run): largest |weight| first."""
+    if table.empty:
+        return pd.DataFrame(columns=["feature", "weight"])
     cols = observable_columns(table)
     data = table[table["grokked"]]
     if len(data) < 4 or not cols:

@@ -95,7 +95,8 @@ def run_changes(obs: pd.DataFrame, events: pd.DataFrame, columns: list[str]) -> 
             rows.append({"cell": ev.cell, "seed": ev.seed, "observable": col, "change_step": step,
                          "lead": ev.grok_step - step, "lead_fraction": (ev.grok_step - step) / (ev.grok_step - ev.memorisation_step),
                          "sign": np.sign(shift), "effect_size": effect})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["cell", "seed", "observable", "change_step", "lead", "lead_fraction", "sign",
+                                       "effect_size"])
 
 
 def rank_observables(changes: pd.DataFrame) -> pd.DataFrame:
