@@ -118,3 +118,15 @@ def test_diverged_models_are_counted_and_censored_in_the_tables():
     t = study_table(data, "s", "base", ["hot"], confidence=0.95, n_boot=200, seed=0).set_index("cell")
     assert t.loc["hot", "diverged_fraction"] == pytest.approx(2 / 3) and t.loc["hot", "n_seeds"] == 3
     assert t.loc["hot", "grok_step"] == pytest.approx((300 + 1000 + 1000) / 3)    # censored, not dropped
+
+
+def test_claims_without_studies_and_phases_without_observables():
+    from groklab.claims import claims_table
+
+    claim = {"name": "x", "study": "s", "variant": "v", "operation": "div", "metric": "delay", "claimed": 8,
+             "description": ""}
+    assert claims_table([claim], pd.DataFrame(), 2.0).verdict.tolist() == [NOT_RUN]
+    steps = np.arange(0, 100, 10)
+    metrics = pd.DataFrame({"step": steps, "train_acc": steps / 10, "test_loss": 5.0 - steps / 20})
+    p = locate_phases(metrics, pd.DataFrame({"step": steps}), {"memorise_threshold": 0.99})
+    assert p["memorisation"] == 10 and math.isnan(p["cleanup"])

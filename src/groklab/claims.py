@@ -53,6 +53,8 @@ def claim_row(claim: dict, speedups: pd.DataFrame, within: float) -> dict:
 
 
 def claims_table(claims: list[dict], speedups: pd.DataFrame, within: float) -> pd.DataFrame:
+    if speedups.empty:      # a matrix without studies: every claim is "not run"
+        speedups = pd.DataFrame(columns=["study", "operation", "cell", "role"])
     return pd.DataFrame([claim_row(c, speedups, within) for c in claims])
 
 

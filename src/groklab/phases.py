@@ -41,6 +41,8 @@ def locate_phases(metrics: pd.DataFrame, observables: pd.DataFrame, thresholds: 
     drop = loss[top:] <= peak - DROP * (peak - final)
     circuit = _first(after["step"].to_numpy()[top:], drop)
     out["circuit_formation"] = circuit
+    if "weights.sum_sq" not in observables:        # observables off: no weight norm, no cleanup
+        return out
     w = observables.sort_values("step")
     w = w[w["step"] >= circuit][["step", "weights.sum_sq"]].dropna()
     if len(w) < 2:
