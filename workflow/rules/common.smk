@@ -79,8 +79,6 @@ PACKAGE = os.path.dirname(groklab.__file__)
 PLOTS = f"{PACKAGE}/plots"
 MULTI_TASK = [c.name for c in CELLS.values() if len(c.config.task.operations) > 1]
 CELL_NAMES = {c.name: c for c in CELLS.values()}
-
-
 PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations for c in CELLS.values()})
 
 
@@ -123,10 +121,6 @@ def figure_output(figure, study_wildcard=False):
     path = f"{GENERATED}/figures/{pdf_name(figure, '{study}' if study_wildcard else None)}"
     return report(path, caption=f"../report/{figure}.rst", category="Figures",
                   subcategory="{study}" if study_wildcard else "All studies")
-
-
-def all_cells_named():
-    return {c.id: c.name for c in CELLS.values()}
 
 
 def axis_labels():
