@@ -19,7 +19,7 @@ import yaml
 from groklab.config import CellConfig
 from groklab.data import make_split
 from groklab.models import build_model
-from groklab.observables import REGISTRY, make_probe, observe
+from groklab.observables import REGISTRY, make_probe
 from groklab.optim import EnsembleOptimizer
 from groklab.resources import reexec_with_single_arena
 from groklab.train import train_cell

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, copy_workflow, run_cli, tiny_cell
+from conftest import copy_workflow, run_cli, tiny_cell
 from groklab.train import train_cell
 
 pytestmark = pytest.mark.slow
