@@ -29,6 +29,7 @@ rule all:
         all_run_files("metrics.parquet"),
         RUNS_SUMMARY,
         HMM_OUTPUTS,
+        rules.hmm_matrix_fit.output,
         SPEEDUPS,
         CLAIMS,
         rules.mechanics.output,

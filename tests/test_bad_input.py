@@ -111,3 +111,54 @@ def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damag
     problem = run_dir_problem(run, cell.hash)
     assert problem is not None and message in problem and "\n" not in problem
     assert problem.endswith(f"delete {run} and rerun (Snakemake retrains that cell only)")
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"when": "hmm_state", "set": {"lr": 0.1}}, "interventions[0]: an hmm_state rule gives `state`"),
+    ({"when": "hmm_state", "state": 1, "above": 0.5, "set": {"lr": 0.1}}, "interventions[0]: an hmm_state rule gives"),
+    ({"when": "train_acc", "above": 0.5, "state": 1, "set": {"lr": 0.1}}, "interventions[0].state: only for"),
+    ({"when": "train_acc", "set": {"lr": 0.1}}, "interventions[0]: give exactly one of above / below"),
+    ({"when": "train_acc/mul", "above": 0.5, "set": {"lr": 0.1}}, "interventions[0].when: 'train_acc/mul': this cell has no operation 'mul'"),
+    ({"when": "train_accc", "above": 0.5, "set": {"lr": 0.1}}, "interventions[0].when: 'train_accc' is neither"),
+    ({"when": "train_acc", "above": 0.5, "set": {"filter_lamb": 2.0}}, "interventions[0].set.filter_lamb: sets the strength of a Grokfast filter"),
+    ({"when": "train_acc", "above": 0.5, "set": {"data_mix": {"add": 0.0}}}, "interventions[0].set.data_mix: weighs the operations of a multi-task cell"),
+    ({"when": "train_acc", "above": 0.5, "set": {"data_mix": {"x": 0.0}}}, "interventions[0].set.data_mix.x: not an operation"),
+    ({"when": "train_acc", "above": 0.5, "set": {"data_mix": {"add": 0.0, "sub": 0.0}}}, "every operation's weight is 0"),
+    ({"when": "train_acc", "above": 0.5, "set": {"data_mix": {"add": -1.0}}}, "interventions[0].set.data_mix.add"),
+    ({"when": "train_acc", "above": 0.5, "set": {"wd": 1.0}}, "interventions[0].set: unknown key 'wd'"),
+])
+def test_intervention_rules_are_checked_naming_the_key(rule, message):
+    two_ops = message.startswith("interventions[0].set.data_mix.") or "every operation" in message
+    cfg = config(matrix={"include": [{"name": "r", "set": {"training.interventions": [rule],
+                                                           **({"task.operations": ["add", "sub"]} if two_ops else {})}}]})
+    with pytest.raises(ConfigError) as err:
+        expand(cfg)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert "[matrix cell r]" in str(err.value) or "matrix.include" in str(err.value) or message.startswith("interventions")
+
+
+def test_hmm_state_rules_are_checked_against_the_matrix_map():
+    from groklab.matrix import check_map_states, map_cells
+
+    rule = {"when": "hmm_state", "state": 6, "set": {"weight_decay": 3.0}}
+    cfg = config(matrix={"axes": {}, "include": [{"name": "b", "set": {"training.interventions": [rule]}}]}, studies={})
+    cells = expand(cfg)
+    with pytest.raises(ConfigError, match=r"interventions\[0\].state: 6, but the matrix map has at most hmm.k_max=6 states"):
+        check_map_states(cfg, cells)
+    assert [c.name for c in map_cells(cells)] == ["base"]
+    only = config(matrix={"axes": {}}, studies={})
+    only["cell"]["training"]["interventions"] = [rule]
+    with pytest.raises(ConfigError, match="no cell is left to fit the matrix training map on"):
+        map_cells(expand(only))
+
+
+def test_workflow_refuses_an_hmm_state_rule_out_of_range_before_any_job(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "bad.yaml").write_text(
+        "cell: {task: {p: 13}, training: {steps: 100, eval_every: 10, seeds: [0]}}\n"
+        "matrix: {include: [{name: b, set: {training.interventions: "
+        "[{when: hmm_state, state: 9, set: {lr: 0.1}}]}}]}\n")
+    out = run_cli("snakemake", "--cores", "1", "--configfile", "bad.yaml", cwd=workdir)
+    errors = [l for l in out.stderr.splitlines() if l.startswith("groklab: config error:")]
+    assert out.returncode != 0 and len(errors) == 1 and "interventions[0].state: 9" in errors[0], out.stderr
+    assert not (workdir / "results").exists()

@@ -43,3 +43,48 @@ def test_mechanics_tables_without_any_grokked_run_are_empty_not_errors():
     assert changes.empty and ranking.empty and "observable" in ranking.columns
     errors, weights = forecast_tables(obs, metrics, runs, 0.99)
     assert set(errors.features) <= {"median", "observables", "train_accuracy"} and weights.empty
+
+
+def two_regime_runs(n_cells=6, seeds=4):
+    """Each run sits in regime A (f0 ~ 0) for n_A evals, then in regime B (f0 ~ 5) for good; its grok
+    step grows with n_A. At the cut-off every run is in B, so only the time spent in A (the HMM
+    state occupancy) tells the runs apart."""
+    rng = np.random.default_rng(1)
+    obs, metrics, runs = [], [], []
+    steps = np.arange(0, 1000, 10)
+    for c in range(n_cells):
+        for s in range(seeds):
+            n_a = int(rng.integers(3, 25))
+            f0 = np.where(np.arange(len(steps)) < n_a, 0.0, 5.0) + rng.normal(0, 0.3, len(steps))
+            obs.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "f0": f0,
+                                     "f1": rng.normal(0, 1, len(steps))}))
+            metrics.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "train_acc": np.minimum(1, steps / 50),
+                                         "train_loss": np.exp(-steps / 100)}))
+            runs.append({"cell": f"c{c}", "seed": s, "operation": "add", "budget": 1000, "grokked": True,
+                         "grok_step": 300 + 25 * n_a})
+    return pd.concat(obs, ignore_index=True), pd.concat(metrics, ignore_index=True), pd.DataFrame(runs)
+
+
+def test_hmm_state_occupancy_forecasts_what_the_cut_off_values_cannot():
+    from groklab.config import validate
+    from groklab.mechanics import forecast_tables
+
+    obs, metrics, runs = two_regime_runs()
+    hmm = {**validate({})["hmm"], "features": ["f0", "f1"], "restarts": 2, "K": 2}
+    errors, _ = forecast_tables(obs, metrics, runs, 0.99, hmm, obs)
+    e = errors[(errors.cutoff == 0.3) & (errors.target == "log_grok")].set_index("features")["value"]
+    assert e["hmm_occupancy"] < 0.5 * e["median"]
+    assert e["hmm_occupancy"] < 0.5 * e["observables"]       # the values at the cut-off carry no signal
+
+
+def test_fold_maps_never_see_the_held_out_cell():
+    from groklab.config import validate
+    from groklab.forecast import fold_maps
+
+    obs, _, _ = two_regime_runs(n_cells=3, seeds=2)
+    hmm = {**validate({})["hmm"], "features": ["f0", "f1"], "restarts": 1}
+    shifted = obs.assign(f0=np.where(obs.cell == "c0", obs.f0 + 1000, obs.f0))   # c0 far away from the others
+    maps = fold_maps(shifted, hmm, 2)
+    assert set(maps) == {"c0", "c1", "c2"}
+    assert abs(maps["c0"][1].mean[0] - maps["c1"][1].mean[0]) > 100    # only folds that include c0 see it
+    assert maps["c0"][1].mean[0] < 10

@@ -16,7 +16,7 @@ def _train(args) -> int:
     cell = load_cell_file(args.config)
     if args.steps is not None:
         cell = cell.replace_training(steps=args.steps)
-    metrics = train_cell(cell, args.out, progress=not args.quiet, name=args.name)
+    metrics = train_cell(cell, args.out, progress=not args.quiet, name=args.name, hmm_map=args.hmm_map)
     last = metrics.groupby("seed").tail(1)
     print(last.to_string(index=False))
     return 0
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--name", default="", help="readable cell name stored with the results")
     tr.add_argument("--steps", type=int, default=None, help="override training.steps")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--hmm-map", default=None,
+                    help="training map (model.json) for hmm_state interventions, e.g. results/hmm/_matrix/model.json")
     tr.set_defaults(func=_train)
     cl = sub.add_parser("cells", help="list the cells a workflow config expands to")
     cl.add_argument("--config", default="config.yaml")

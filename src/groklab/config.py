@@ -193,7 +193,7 @@ class TrainingConfig:
     early_stop_evals: int
     loss: str = "cross_entropy"
     observables: ObservablesConfig = ObservablesConfig()
-    interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"}
+    interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"} (+ "state" for hmm_state)
 
 
 def _tuples(d: dict) -> dict:
@@ -211,20 +211,48 @@ class CellConfig:
     METRIC_SIGNALS = ("train_acc", "train_loss", "test_acc", "test_loss")
 
     def _check_interventions(self, prefix: str) -> None:
-        from .observables import REGISTRY
-
         for i, rule in enumerate(self.training.interventions):
             key = f"{prefix}.training.interventions[{i}]"
-            if (rule["above"] is None) == (rule["below"] is None):
-                raise ConfigError(f"{key}: give exactly one of above / below")
-            signal = rule["when"]
-            if signal in self.METRIC_SIGNALS:
-                continue
-            if signal.split("[", 1)[0] not in REGISTRY:
-                raise ConfigError(f"{key}.when: '{signal}' is neither a metric ({', '.join(self.METRIC_SIGNALS)}) "
-                                  f"nor an observable (docs/observables.md)")
-            if not self.training.observables.enabled:
-                raise ConfigError(f"{key}.when: '{signal}' is an observable, but training.observables.enabled is false")
+            self._check_trigger(rule, key)
+            self._check_settings(rule["set"], f"{key}.set")
+
+    def _check_trigger(self, rule: dict, key: str) -> None:
+        from .observables import REGISTRY
+
+        signal, ops = rule["when"], self.task.operations
+        if signal == "hmm_state":
+            if "state" not in rule or rule["above"] is not None or rule["below"] is not None:
+                raise ConfigError(f"{key}: an hmm_state rule gives `state` (the map state to react to), not above / below")
+        elif (rule["above"] is None) == (rule["below"] is None):
+            raise ConfigError(f"{key}: give exactly one of above / below")
+        elif "state" in rule:
+            raise ConfigError(f"{key}.state: only for `when: hmm_state`")
+        metric, _, op = signal.partition("/")
+        if signal in self.METRIC_SIGNALS or (metric in self.METRIC_SIGNALS and op in ops):
+            return
+        if metric in self.METRIC_SIGNALS:
+            raise ConfigError(f"{key}.when: '{signal}': this cell has no operation '{op}' (operations: {', '.join(ops)})")
+        if signal != "hmm_state" and signal.split("[", 1)[0] not in REGISTRY:
+            raise ConfigError(f"{key}.when: '{signal}' is neither a metric ({', '.join(self.METRIC_SIGNALS)}, or one "
+                              f"of them /<operation>), hmm_state, nor an observable (docs/observables.md)")
+        if not self.training.observables.enabled:
+            raise ConfigError(f"{key}.when: '{signal}' reads observables, but training.observables.enabled is false")
+
+    def _check_settings(self, settings: dict, key: str) -> None:
+        ops = self.task.operations
+        if "filter_lamb" in settings and not any(f["kind"] in ("grokfast_ema", "grokfast_ma") for f in self.optimizer.filters):
+            raise ConfigError(f"{key}.filter_lamb: sets the strength of a Grokfast filter, but optimizer.filters has "
+                              "none (add one, e.g. {kind: grokfast_ema, lamb: 0.0}, to switch it on later)")
+        mix = settings.get("data_mix")
+        if mix is None:
+            return
+        if len(ops) < 2:
+            raise ConfigError(f"{key}.data_mix: weighs the operations of a multi-task cell, but this cell trains only {ops[0]}")
+        for op in mix:
+            if op not in ops:
+                raise ConfigError(f"{key}.data_mix.{op}: not an operation of this cell (operations: {', '.join(ops)})")
+        if set(mix) == set(ops) and not any(mix.values()):
+            raise ConfigError(f"{key}.data_mix: every operation's weight is 0, leaving no loss to train on")
 
     @classmethod
     def from_dict(cls, raw: dict, prefix: str = "cell") -> "CellConfig":

@@ -4,8 +4,11 @@
 Targets per run (cell, seed): log10 of the grok step (runs that grokked; a multi-task run's
 last operation) and whether the run groks within its budget. Feature sets: "observables"
 (each observable definition's value at the cut-off and its slope over the second half of
-the window) and "train_accuracy" (train accuracy and loss at the cut-off, the memorisation
-step or the cut-off if not yet memorised). Baseline "median": the training folds' median.
+the window), "train_accuracy" (train accuracy and loss at the cut-off, the memorisation
+step or the cut-off if not yet memorised) and "hmm_occupancy" (the fraction of the run up to
+the cut-off spent in each state of a training map, and the state at the cut-off; the map is
+refitted in every fold without the held-out cell, see `fold_maps`). Baseline "median": the
+training folds' median.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .hmm import build_sequences, fit_ordered
+from .hmm_decode import Scaler, prefix_occupancy
+
 CUTOFFS = (0.1, 0.2, 0.3)
+HMM = "hmm:"       # prefix of the state-occupancy feature columns
 
 
 def run_targets(runs: pd.DataFrame) -> pd.DataFrame:
@@ -79,11 +86,13 @@ def _classifier():
                          LogisticRegression(C=0.5, max_iter=2000))
 
 
-def _cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, make, kind: str) -> np.ndarray:
-    """Leave-one-cell-out predictions; a fold whose training labels are all one class (or too few
-    rows) falls back to the training folds' median / majority."""
+def _cross_validate(X_of, y: np.ndarray, groups: np.ndarray, make, kind: str) -> np.ndarray:
+    """Leave-one-cell-out predictions; X_of(held-out cell) -> X (rows of y) for that fold. A fold
+    whose training labels are all one class (or too few rows) falls back to the training folds'
+    median / majority."""
     pred = np.full(len(y), np.nan)
-    for train, test in LeaveOneGroupOut().split(X, y, groups):
+    for train, test in LeaveOneGroupOut().split(y, y, groups):
+        X = X_of(groups[test[0]])
         one_class = kind == "classify" and len(np.unique(y[train])) < 2
         model = make() if len(train) >= 4 and not one_class else (
             DummyClassifier(strategy="most_frequent") if kind == "classify" else DummyRegressor(strategy="median"))
@@ -96,27 +105,85 @@ def _cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, make, kind
 ERROR_COLUMNS = ["features", "target", "metric", "value", "runs", "cells"]
 
 
-def evaluate_forecasts(table: pd.DataFrame) -> pd.DataFrame:
+def evaluate_forecasts(table: pd.DataFrame, hmm_folds: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Cross-validated error of each feature set and the median baseline, for both targets
-    (a target with fewer than 3 runs or 2 cells is left out)."""
+    (a target with fewer than 3 runs or 2 cells is left out). hmm_folds: held-out cell -> the
+    hmm: features of every run under the map fitted without that cell (`hmm_fold_features`)."""
     if table.empty:
         return pd.DataFrame(columns=ERROR_COLUMNS)
     sets = {"observables": observable_columns(table), "train_accuracy": [c for c in table.columns if c.startswith("acc:")]}
+    if hmm_folds:
+        sets["hmm_occupancy"] = sorted({c for f in hmm_folds.values() for c in f.columns if c.startswith(HMM)})
     out = []
     reg = table[table["grokked"]]
     for name, cols in [("median", []), *sets.items()]:
         for kind, data, target in (("regress", reg, "log_grok"), ("classify", table, "grokked")):
             if len(data) < 3 or data["cell"].nunique() < 2:
                 continue
-            X = data[cols].to_numpy(float) if cols else np.zeros((len(data), 1))
             y = data[target].to_numpy(float if kind == "regress" else int)
             make = (_regressor if kind == "regress" else _classifier) if cols else (
                 (lambda: DummyRegressor(strategy="median")) if kind == "regress" else (lambda: DummyClassifier(strategy="most_frequent")))
-            pred = _cross_validate(X, y, data["cell"].to_numpy(), make, kind)
+            pred = _cross_validate(_fold_matrix(data, name, cols, hmm_folds), y, data["cell"].to_numpy(), make, kind)
             err = np.abs(pred - y).mean() if kind == "regress" else (pred == y).mean()
             out.append({"features": name, "target": target, "metric": "mae_log10" if kind == "regress" else "accuracy",
                         "value": float(err), "runs": len(data), "cells": int(data["cell"].nunique())})
     return pd.DataFrame(out, columns=ERROR_COLUMNS)
+
+
+def _fold_matrix(data: pd.DataFrame, name: str, cols: list[str], hmm_folds):
+    """X_of(held-out cell) for one feature set: the same matrix in every fold, except the HMM
+    occupancy, which each fold reads off its own map (a run without features gets NaN: imputed)."""
+    if not cols:
+        X = np.zeros((len(data), 1))
+        return lambda held: X
+    if name != "hmm_occupancy":
+        X = data[cols].to_numpy(float)
+        return lambda held: X
+    keys = data[["cell", "seed"]]
+
+    def X_of(held):
+        fold = hmm_folds.get(held, pd.DataFrame(columns=["cell", "seed", *cols]))
+        return keys.merge(fold, on=["cell", "seed"], how="left").reindex(columns=cols).to_numpy(float)
+
+    return X_of
+
+
+def fold_maps(hmm_obs: pd.DataFrame, cfg: dict, K: int) -> dict[str, tuple]:
+    """Per cell: the K-state training map (pooled normalisation) fitted on every other cell's runs,
+    as (GaussianHMM, Scaler). hmm_obs: cell, seed, step and the map's features (raw values)."""
+    out = {}
+    for held in sorted(hmm_obs["cell"].unique()):
+        seq = build_sequences(hmm_obs[hmm_obs["cell"] != held], cfg["features"], "pooled")
+        n_obs = sum(len(x) for x in seq.X)
+        if n_obs >= K:
+            model, _, _ = fit_ordered(seq, K, cfg)
+            out[held] = (model, seq.scaler)
+    return out
+
+
+def hmm_fold_features(hmm_obs: pd.DataFrame, targets: pd.DataFrame, cutoff: float, features: list[str],
+                      maps: dict[str, tuple]) -> dict[str, pd.DataFrame]:
+    """Per fold (held-out cell): every run's occupancy of each state up to the cut-off and its state
+    at the cut-off (`hmm_decode.prefix_occupancy`), decoded from the prefix alone."""
+    budget = targets.set_index(["cell", "seed"])["budget"]
+    prefixes = {}
+    for (cell, seed), run in hmm_obs.sort_values("step").groupby(["cell", "seed"]):
+        if (cell, seed) in budget.index:
+            values = run.loc[run["step"] <= cutoff * budget[(cell, seed)], features].to_numpy(float)
+            prefixes[(cell, seed)] = values[~np.isnan(values).any(1)]        # expensive-only rows: not observed
+    out = {}
+    for held, (model, scaler) in maps.items():
+        K = model.n_components
+        names = [f"{HMM}occupancy/{k}" for k in range(K)] + [f"{HMM}state_at_cut/{k}" for k in range(K)]
+        rows = [{"cell": c, "seed": s, **dict(zip(names, _occupancy(model, scaler, v)))} for (c, s), v in prefixes.items()]
+        out[held] = pd.DataFrame(rows, columns=["cell", "seed", *names])
+    return out
+
+
+def _occupancy(model, scaler: Scaler, values: np.ndarray) -> np.ndarray:
+    if not np.isfinite(values).all():            # a diverged prefix has no place on the map
+        return np.full(2 * model.n_components, np.nan)
+    return prefix_occupancy(model, scaler.transform(values))
 
 
 def feature_weights(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:

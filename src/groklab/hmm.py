@@ -1,7 +1,8 @@
 """HMM training maps (Hu et al. 2024, "Latent State Models of Training Dynamics").
 
 Each run (cell, seed) is a sequence of feature vectors, one per evaluation step, z-scored
-within the run. A diagonal-covariance `hmmlearn.hmm.GaussianHMM` is fitted for K = 1..k_max
+within the run (a study map, as Hu et al.) or on one pooled scale for all runs (the matrix map,
+which groklab.hmm_decode applies to runs while they train). A diagonal-covariance `hmmlearn.hmm.GaussianHMM` is fitted for K = 1..k_max
 with seeded restarts; K is chosen by a rule (lowest BIC by default), states are put in a
 canonical order, and each run gets a Viterbi path. From the paths: the training map
 (states and the transitions that occur) and the detour table (does visiting a state go
@@ -18,6 +19,8 @@ import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 from scipy import stats
 
+from .hmm_decode import Scaler
+
 log = logging.getLogger("groklab.hmm")
 MIN_STD = 1e-8
 
@@ -25,10 +28,11 @@ MIN_STD = 1e-8
 @dataclass
 class Sequences:
     runs: pd.DataFrame          # one row per kept run: cell, seed, length
-    X: list[np.ndarray]         # per run (T_r, D), z-scored within the run
+    X: list[np.ndarray]         # per run (T_r, D), z-scored within the run or by `scaler`
     steps: list[np.ndarray]     # per run (T_r,)
     features: list[str]
     dropped: pd.DataFrame       # cell, seed, reason
+    scaler: Scaler | None = None   # pooled normalisation (None: within each run)
 
 
 def feature_matrix(obs: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -45,9 +49,13 @@ def feature_matrix(obs: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def build_sequences(obs: pd.DataFrame, features: list[str]) -> Sequences:
-    """obs: observables rows with columns cell, seed, step and the observables of every run."""
-    X, steps, kept, dropped = [], [], [], []
+def build_sequences(obs: pd.DataFrame, features: list[str], normalise: str = "run",
+                    scaler: Scaler | None = None) -> Sequences:
+    """obs: observables rows with columns cell, seed, step and the observables of every run.
+
+    normalise "run": z-score each run within itself; "pooled": one Scaler for all runs, fitted
+    on them unless `scaler` is given (a held-out run put on a training map's scale)."""
+    raw, steps, kept, dropped = [], [], [], []
     for (cell, seed), run in obs.sort_values("step").groupby(["cell", "seed"], sort=True):
         F = feature_matrix(run, features)
         rows = F.notna().all(axis=1).to_numpy()            # expensive-only columns leave NaN rows
@@ -58,16 +66,24 @@ def build_sequences(obs: pd.DataFrame, features: list[str]) -> Sequences:
         if len(values) < 2:
             dropped.append((cell, seed, f"only {len(values)} observation(s)"))
             continue
-        std = values.std(0)
-        # a constant feature carries no information within the run: z-score to 0, not NaN
-        z = (values - values.mean(0)) / np.where(std < MIN_STD, 1.0, std)
-        X.append(z)
+        raw.append(values)
         steps.append(run["step"].to_numpy()[rows])
-        kept.append((cell, seed, len(z)))
+        kept.append((cell, seed, len(values)))
     for cell, seed, reason in dropped:
         log.warning("hmm: dropped run %s seed %s: %s", cell, seed, reason)
+    if normalise == "pooled":
+        scaler = scaler or (Scaler.fit(np.concatenate(raw)) if raw else None)
+        X = [scaler.transform(v) for v in raw]
+    else:
+        X = [_zscore(v) for v in raw]
     return Sequences(pd.DataFrame(kept, columns=["cell", "seed", "length"]), X, steps, list(features),
-                     pd.DataFrame(dropped, columns=["cell", "seed", "reason"]))
+                     pd.DataFrame(dropped, columns=["cell", "seed", "reason"]), scaler if normalise == "pooled" else None)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    std = values.std(0)
+    # a constant feature carries no information within the run: z-score to 0, not NaN
+    return (values - values.mean(0)) / np.where(std < MIN_STD, 1.0, std)
 
 
 def truly_converged(model: GaussianHMM, tol: float, n_iter: int) -> bool:
@@ -155,28 +171,35 @@ class StudyMap:
     states: pd.DataFrame        # state, occupancy, runs_visiting, first_visit_step, feature means
     dropped: pd.DataFrame
     converged: bool
+    scaler: Scaler | None = None   # pooled normalisation (the matrix map), None: within each run
 
 
-def fit_study(obs: pd.DataFrame, cfg: dict) -> StudyMap:
+def fit_study(obs: pd.DataFrame, cfg: dict, normalise: str = "run") -> StudyMap:
     """Select K, refit on all runs, order states, decode every run, build the map."""
-    seq = build_sequences(obs, cfg["features"])
+    seq = build_sequences(obs, cfg["features"], normalise)
     if not seq.X:
         raise ValueError("hmm: no usable run (every run dropped: " + "; ".join(seq.dropped["reason"]) + ")")
     curve, K = select_k(seq, cfg)
-    model, _, _ = fit_best(seq.X, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
-    converged = truly_converged(model, cfg["tol"], cfg["n_iter"])
-    if not converged:
-        log.warning("hmm: final K=%d fit did not converge within %d EM iterations", K, cfg["n_iter"])
-    raw_paths = [model.predict(x) for x in seq.X]
-    order = canonical_order(model, raw_paths, seq.features, cfg["order_by"])
-    model = permute(model, order)
-    relabel = np.argsort(order)                                        # old label -> new label
-    paths = [relabel[p] for p in raw_paths]
+    model, paths, converged = fit_ordered(seq, K, cfg)
     path_df = pd.concat([pd.DataFrame({"cell": c, "seed": s, "step": st, "state": p})
                          for (c, s), st, p in zip(seq.runs[["cell", "seed"]].itertuples(index=False), seq.steps, paths)],
                         ignore_index=True)
     return StudyMap(curve, K, model, path_df, transition_edges(model, paths), state_table(model, paths, seq),
-                    seq.dropped, converged)
+                    seq.dropped, converged, seq.scaler)
+
+
+def fit_ordered(seq: Sequences, K: int, cfg: dict) -> tuple[GaussianHMM, list[np.ndarray], bool]:
+    """K states fitted on every run of `seq` (best seeded restart), in canonical order, and each
+    run's Viterbi path: (model, paths, converged)."""
+    model, _, _ = fit_best(seq.X, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+    converged = truly_converged(model, cfg["tol"], cfg["n_iter"])
+    if not converged:
+        log.warning("hmm: K=%d fit did not converge within %d EM iterations", K, cfg["n_iter"])
+    raw_paths = [model.predict(x) for x in seq.X]
+    order = canonical_order(model, raw_paths, seq.features, cfg["order_by"])
+    model = permute(model, order)
+    relabel = np.argsort(order)                                        # old label -> new label
+    return model, [relabel[p] for p in raw_paths], converged
 
 
 def transition_edges(model: GaussianHMM, paths: list[np.ndarray]) -> pd.DataFrame:
@@ -238,5 +261,7 @@ def _assoc(name: str, x: np.ndarray, y: np.ndarray) -> dict:
 
 def model_record(sm: StudyMap, features: list[str]) -> dict:
     m = sm.model
-    return {"K": sm.K, "features": features, "converged": sm.converged, "startprob": m.startprob_.tolist(),
-            "transmat": m.transmat_.tolist(), "means": m.means_.tolist(), "covars": m._covars_.tolist()}
+    record = {"K": sm.K, "features": features, "converged": sm.converged, "startprob": m.startprob_.tolist(),
+              "transmat": m.transmat_.tolist(), "means": m.means_.tolist(), "covars": m._covars_.tolist(),
+              "normalise": "run" if sm.scaler is None else "pooled"}
+    return record | ({"scaler": sm.scaler.to_dict()} if sm.scaler is not None else {})

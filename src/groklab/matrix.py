@@ -286,16 +286,38 @@ def cell_record(cell: Cell) -> dict:
 
 
 
-def check_hmm(config: dict, found: list[Study]) -> None:
+def map_cells(cells: list[Cell]) -> list[Cell]:
+    """The cells the matrix training map is fitted on: all but those with hmm_state interventions
+    (they read the map while training, so they come after it)."""
+    out = [c for c in cells if not any(r["when"] == "hmm_state" for r in c.config.training.interventions)]
+    if not out:
+        raise ConfigError("training.interventions: every cell has an hmm_state rule, so no cell is left to fit the "
+                          "matrix training map on; keep at least one cell without one")
+    return out
+
+
+def check_hmm(config: dict, found: list[Study], matrix_cells: list[Cell] = ()) -> None:
     """hmm.k_max against the runs it will be fitted to: K states need at least K observations
     (evaluations) per run. Raises ConfigError naming the shortest cell."""
     k_max = validate(config)["hmm"]["k_max"]
-    for study in found:
-        for cell in (study.baseline, *study.variants):
-            n_evals = cell.config.total_steps // cell.config.training.eval_every + 1
-            if n_evals < k_max:
-                raise ConfigError(
-                    f"hmm.k_max: {k_max} states need at least {k_max} evaluations per run, but cell {cell.name} "
-                    f"of study {study.name} has {n_evals} (training.steps / training.eval_every + 1); "
-                    f"lower hmm.k_max or evaluate more often"
-                )
+    fitted = [(cell, f"study {study.name}") for study in found for cell in (study.baseline, *study.variants)]
+    fitted += [(cell, "the matrix training map") for cell in matrix_cells]
+    for cell, what in fitted:
+        n_evals = cell.config.total_steps // cell.config.training.eval_every + 1
+        if n_evals < k_max:
+            raise ConfigError(
+                f"hmm.k_max: {k_max} states need at least {k_max} evaluations per run, but cell {cell.name} "
+                f"of {what} has {n_evals} (training.steps / training.eval_every + 1); "
+                f"lower hmm.k_max or evaluate more often"
+            )
+
+
+def check_map_states(config: dict, cells: list[Cell]) -> None:
+    """An hmm_state rule's state must exist in a map of at most hmm.k_max states (the fitted map's
+    own K, known only after fitting, is checked again when the cell starts training)."""
+    k_max = validate(config)["hmm"]["k_max"]
+    for cell in cells:
+        for i, rule in enumerate(cell.config.training.interventions):
+            if rule["when"] == "hmm_state" and rule["state"] >= k_max:
+                raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the matrix map has at most "
+                                  f"hmm.k_max={k_max} states (0..{k_max - 1}) [matrix cell {cell.name}]")

@@ -4,10 +4,13 @@ forecast the grok step (groklab.forecast)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from .collect import grokked_events, observable_definitions
-from .forecast import CUTOFFS, evaluate_forecasts, feature_weights, features, run_targets
+from .collect import cell_frames, grokked_events, observable_definitions
+from .hmm import feature_matrix
+from .forecast import CUTOFFS, evaluate_forecasts, feature_weights, features, fold_maps, hmm_fold_features, run_targets
 from .leadlag import rank_observables, run_changes
 
 ALL = "all studies"
@@ -28,22 +31,32 @@ def leadlag_tables(obs: pd.DataFrame, runs: pd.DataFrame, studies: dict[str, lis
     return changes, pd.concat(rankings, ignore_index=True)
 
 
-def forecast_tables(obs: pd.DataFrame, metrics: pd.DataFrame, runs: pd.DataFrame,
-                    memorise_threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(cross-validated errors per cut-off, feature weights per cut-off) over every run."""
+def forecast_tables(obs: pd.DataFrame, metrics: pd.DataFrame, runs: pd.DataFrame, memorise_threshold: float,
+                    hmm: dict | None = None, hmm_obs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cross-validated errors per cut-off, feature weights per cut-off) over every run.
+
+    hmm: the hmm config with "K" (the matrix map's number of states) and hmm_obs (cell, seed, step
+    and the map's features) add the state-occupancy feature set; without them it is left out."""
     cols, targets = observable_columns(obs), run_targets(runs)
+    maps = fold_maps(hmm_obs, hmm, hmm["K"]) if hmm is not None and hmm_obs is not None and len(hmm_obs) else {}
     errors, weights = [], []
     for cutoff in CUTOFFS:
         table = features(obs, metrics, targets, cutoff, cols, memorise_threshold)
-        errors.append(evaluate_forecasts(table).assign(cutoff=cutoff))
+        folds = hmm_fold_features(hmm_obs, targets, cutoff, hmm["features"], maps) if maps else None
+        errors.append(evaluate_forecasts(table, folds).assign(cutoff=cutoff))
         weights.append(feature_weights(table).assign(cutoff=cutoff))
     return pd.concat(errors, ignore_index=True), pd.concat(weights, ignore_index=True)
 
 
 def load_inputs(observables: list[str], metrics: list[str], cells: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-cell files (results/runs/<id>/...) -> (observable definitions, metrics) with a cell column."""
-    from pathlib import Path
-
     obs = observable_definitions(observables, cells)
     m = pd.concat([pd.read_parquet(p).assign(cell=cells[Path(p).parent.name]) for p in metrics], ignore_index=True)
     return obs, m
+
+
+def hmm_inputs(observables: list[str], cells: dict[str, str], features: list[str]) -> pd.DataFrame:
+    """Per-cell observables.parquet -> (cell, seed, step, one column per HMM feature), raw values."""
+    frames = [pd.concat([obs[["seed", "step"]], feature_matrix(obs, features)], axis=1).assign(cell=cell)
+              for cell, obs in cell_frames(observables, cells).items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["cell", "seed", "step", *features])

@@ -24,6 +24,7 @@ from .config import OptimizerConfig, ScheduleConfig
 from .seeding import generator
 
 State = Any   # nested dicts / lists of tensors, ints and floats
+GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb) an intervention can set
 
 
 class GradientTransform(NamedTuple):
@@ -47,6 +48,22 @@ def chain(*transforms: GradientTransform) -> GradientTransform:
     return GradientTransform(init, update)
 
 
+def _amplify(grads: list[Tensor], slow: list[Tensor], lamb: float, n: int, state: State) -> list[Tensor]:
+    """g + (lamb / n) * slow. An intervention may have set other strengths for some models:
+    state["lamb"] (E,); those rows use theirs, every other row is computed exactly as without it."""
+    out = torch._foreach_add(grads, slow, alpha=lamb / n)
+    per_model = state.get("lamb")
+    if per_model is None:
+        return out
+    changed = per_model != lamb                                          # (E,)
+    return [torch.where(_rows(changed, g), g + _rows(per_model / n, g) * s, o)
+            for g, s, o in zip(grads, slow, out)]
+
+
+def _rows(v: Tensor, p: Tensor) -> Tensor:
+    return v.view(-1, *([1] * (p.dim() - 1)))                       # (E,) -> (E, 1, ...) against p (E, ...)
+
+
 def grokfast_ema(alpha: float = 0.98, lamb: float = 2.0) -> GradientTransform:
     """Grokfast-EMA (Lee et al. 2024): mu <- alpha mu + (1 - alpha) g, mu_0 = 0; return g + lamb mu."""
 
@@ -57,7 +74,7 @@ def grokfast_ema(alpha: float = 0.98, lamb: float = 2.0) -> GradientTransform:
         mu = state["mu"]
         torch._foreach_mul_(mu, alpha)                               # fused over all tensors: few kernels
         torch._foreach_add_(mu, grads, alpha=1 - alpha)
-        return torch._foreach_add(grads, mu, alpha=lamb), state
+        return _amplify(grads, mu, lamb, 1, state), state
 
     return GradientTransform(init, update)
 
@@ -84,8 +101,7 @@ def grokfast_ma(window: int = 100, lamb: float = 5.0, filter: str = "mean", warm
         if warmup and count < window:
             return list(grads), state
         n = 1 if filter == "sum" else min(count, window)
-        out = [torch.add(g, b.sum(0), alpha=lamb / n) for g, b in zip(grads, state["buf"])]
-        return out, state
+        return _amplify(grads, [b.sum(0) for b in state["buf"]], lamb, n, state), state
 
     return GradientTransform(init, update)
 
@@ -238,16 +254,20 @@ class EnsembleOptimizer:
         self.lr_scale = torch.ones(len(seeds), device=device)
 
     def set_hyperparameters(self, models: torch.Tensor, lr: float | None = None,
-                            weight_decay: float | None = None) -> None:
-        """From the next step on, models[e] (bool, (E,)) train with this lr / weight decay."""
+                            weight_decay: float | None = None, filter_lamb: float | None = None) -> None:
+        """From the next step on, models[e] (bool, (E,)) train with this lr / weight decay / Grokfast
+        amplification (every grokfast filter of the cell)."""
         models = models.to(self.extra_decay.device)
         if lr is not None:
             self.lr_scale[models] = lr / self.cfg.lr
         if weight_decay is not None:
             self.extra_decay[models] = weight_decay - self.cfg.weight_decay
-
-    def _rows(self, v: Tensor, p: Tensor) -> Tensor:
-        return v.view(-1, *([1] * (p.dim() - 1)))            # (E,) -> (E, 1, ...) against p (E, ...)
+        if filter_lamb is not None:
+            for f, state in zip(self.cfg.filters, self.filter_state):
+                if f["kind"] in GROKFAST:
+                    if "lamb" not in state:
+                        state["lamb"] = torch.full_like(self.lr_scale, float(f["lamb"]))
+                    state["lamb"][models] = filter_lamb
 
     def _decay_before_step(self) -> None:
         """The extra weight decay: decoupled for AdamW (a shrink of lr * extra; differs from a
@@ -255,11 +275,11 @@ class EnsembleOptimizer:
         if self.cfg.name == "adamw":
             lr = self.base.param_groups[0]["lr"]
             for p in self.params:
-                p.mul_(1 - lr * self._rows(self.extra_decay, p))
+                p.mul_(1 - lr * _rows(self.extra_decay, p))
         else:
             for p in self.params:
                 if p.grad is not None:
-                    p.grad.add_(p * self._rows(self.extra_decay, p))
+                    p.grad.add_(p * _rows(self.extra_decay, p))
 
     @torch.no_grad()
     def step(self) -> None:
@@ -276,7 +296,7 @@ class EnsembleOptimizer:
         self.base.step()
         if scaled:   # p = before + scale * (update): the whole step (with AdamW's decay) scaled per model
             for p, b in zip(self.params, before):
-                p.copy_(torch.lerp(b, p, self._rows(self.lr_scale, p)))
+                p.copy_(torch.lerp(b, p, _rows(self.lr_scale, p)))
         if not self._static_lr:
             self.scheduler.step()
 

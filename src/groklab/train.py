@@ -9,6 +9,7 @@ Layout of a cell's output directory:
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -23,7 +24,9 @@ from .batches import Batches
 from .config import CellConfig, ConfigError
 from .data import Split, make_split
 from .evaluation import evaluate, metric_rows
-from .losses import per_model_loss
+from .hmm_decode import check_pooled
+from .interventions import LossWeights, Triggers, metric_signals
+from .losses import per_example_loss, per_model_loss
 from .models import build_model
 from .observables import make_probe, observe
 from .optim import EnsembleOptimizer
@@ -37,7 +40,8 @@ CHECKPOINT_FORMAT = 1
 class GroupRun:
     """One ensemble of seeds trained as one batched program, resumable from its checkpoint."""
 
-    def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, workdir: Path):
+    def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, workdir: Path,
+                 hmm_map: dict | None = None, map_path: str = "map"):
         self.cell, self.seeds, self.device, self.dir = cell, list(seeds), device, workdir
         tr, task = cell.training, cell.task
         self.data = {k: getattr(split, k).to(device) for k in ("train_x", "train_y", "train_op", "test_x", "test_y", "test_op")}
@@ -58,8 +62,15 @@ class GroupRun:
         # and those of the previous observation (stored: update ratios need them)
         self.init = {n: w.detach().clone() for n, w in self.model.named_weights()}
         self.prev, self.prev_step, self.obs_rows = None, None, []
-        # interventions: has rule i fired for model e yet, (n_rules, E)
-        self.fired = torch.zeros(len(cell.training.interventions), len(seeds), dtype=torch.bool)
+        # interventions: which rules fired for which model; per-operation loss weights when a rule
+        # changes the data mix (None otherwise: the plain loss, bit for bit)
+        rules = cell.training.interventions
+        self.triggers = Triggers(rules, len(seeds), hmm_map, map_path)
+        mix = any("data_mix" in r["set"] for r in rules)
+        self.loss_weights = LossWeights(task.operations, len(seeds), device) if mix else None
+        counts = torch.bincount(split.train_op, minlength=len(task.operations)).to(device)
+        # balanced full batch: each example weighs 1 / (its operation's count) in a data-mix loss
+        self.example_base = 1.0 / counts[self.data["train_op"]] if self.op_slices is not None else None
 
     @property
     def ckpt_path(self) -> Path:
@@ -75,7 +86,10 @@ class GroupRun:
                 self.batches.load_state_dict(state["batches"])
             self.step, self.n_parts, self.streak, self.last_eval, self.diverged, self.prev, self.prev_step = (
                 state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step"))
-            self.fired = state.get("fired", self.fired)
+            if state.get("triggers") is not None:
+                self.triggers.load_state_dict(state["triggers"])
+            if self.loss_weights is not None:
+                self.loss_weights.load_state_dict(state["loss_weights"])
         for part in [*self.dir.glob("metrics-*.parquet"), *self.dir.glob("observables-*.parquet")]:
             if int(part.stem.split("-")[1]) >= self.n_parts:
                 part.unlink()
@@ -100,7 +114,8 @@ class GroupRun:
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "batches": self.batches.state_dict() if self.batches else None,
             "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval, "diverged": self.diverged,
-            "prev": self.prev, "prev_step": self.prev_step, "fired": self.fired,
+            "prev": self.prev, "prev_step": self.prev_step, "triggers": self.triggers.state_dict(),
+            "loss_weights": self.loss_weights.state_dict() if self.loss_weights is not None else None,
         })
 
     def flush_metrics(self) -> None:
@@ -119,12 +134,10 @@ class GroupRun:
         self.diverged |= ~torch.isfinite(train.loss.cpu())
         rows = metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
         values = self.observe() if self.cell.training.observables.enabled else {}
-        if len(self.fired):
-            signals = {"train_acc": train.acc, "train_loss": train.loss, "test_acc": test.acc, "test_loss": test.loss,
-                       **values}
-            self.intervene(signals)
-            for i, row in enumerate(rows):          # one row per model, in seed order
-                row.update({f"intervention/{k}": bool(self.fired[k, i]) for k in range(len(self.fired))})
+        if self.triggers.rules:
+            self.intervene(metric_signals(train, test, ops) | values, values)
+            for e, row in enumerate(rows):          # one row per model, in seed order
+                row.update(self.triggers.row_columns(e))
         self.rows += rows
         self.last_eval = self.step
         # every operation must be at/above the threshold for a model to count as generalised
@@ -144,37 +157,36 @@ class GroupRun:
         self.prev, self.prev_step = probe.params, self.step
         return values
 
-    def intervene(self, signals: dict[str, torch.Tensor]) -> None:
-        """Fire each rule for the models whose signal crossed its threshold at this eval (once per
-        model; a diverged model never fires); the new hyperparameters apply from the next step."""
-        for k, rule in enumerate(self.cell.training.interventions):
-            value = signals.get(rule["when"])
-            if value is None:                      # an expensive observable not computed at this eval
-                continue
-            value = value.detach().float().cpu()  # (E,)
-            crossed = value >= rule["above"] if rule["above"] is not None else value <= rule["below"]
-            new = crossed & ~self.fired[k] & ~self.diverged
-            if new.any():
-                self.opt.set_hyperparameters(new, **rule["set"])
-                self.fired[k] |= new
+    def intervene(self, signals: dict[str, torch.Tensor], observables: dict[str, torch.Tensor]) -> None:
+        """Fire the rules whose condition holds now (groklab.interventions); the new settings
+        apply to exactly those models from the next step on."""
+        for settings, models in self.triggers.observe(signals, observables, self.diverged):
+            optimizer = {k: v for k, v in settings.items() if k != "data_mix"}
+            if optimizer:
+                self.opt.set_hyperparameters(models, **optimizer)
+            if "data_mix" in settings:
+                self.loss_weights.set(models, settings["data_mix"])
 
     def train_step(self) -> None:
         d = self.data
         if self.batches is None:
-            x, y = d["train_x"], d["train_y"]                          # shared by all models: (B, 4), (B,)
+            x, y, ops = d["train_x"], d["train_y"], d["train_op"]      # shared by all models: (B, 4), (B,), (B,)
         else:
             idx = self.batches.next().to(self.device)                 # (E, B)
-            x, y = d["train_x"][idx], d["train_y"][idx]                # (E, B, 4), (E, B)
+            x, y, ops = d["train_x"][idx], d["train_y"][idx], d["train_op"][idx]   # (E, B, 4), (E, B), (E, B)
         # Sum of per-model means: each model's gradient is that of its own mean loss.
-        loss = self.cell_loss(self.model(x), y).sum()
+        loss = self.cell_loss(self.model(x), y, ops).sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
 
-    def cell_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Each model's loss (E,): the mean over examples, or over operations' means (balanced full batch)."""
+    def cell_loss(self, logits: torch.Tensor, y: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
+        """Each model's loss (E,): the mean over examples, or over operations' means (balanced full
+        batch); with a data-mix rule, weighted per model and operation (LossWeights)."""
         kind = self.cell.training.loss
+        if self.loss_weights is not None:
+            return self.loss_weights.loss(per_example_loss(logits, y, kind), ops, self.example_base)
         if self.op_slices is None:
             return per_model_loss(logits, y, kind)
         return torch.stack([per_model_loss(logits[:, s], y[s], kind) for s in self.op_slices]).mean(0)
@@ -228,12 +240,36 @@ def group_seeds(seeds: list[int], E: int) -> list[list[int]]:
     return [list(seeds[i : i + E]) for i in range(0, len(seeds), E)]
 
 
+def load_training_map(path: str | Path | None, cell: CellConfig) -> tuple[dict | None, dict]:
+    """The training map an hmm_state rule decodes with, checked before training: (model.json record,
+    its provenance {path, sha256}); (None, {}) for a cell without such a rule."""
+    if not any(r["when"] == "hmm_state" for r in cell.training.interventions):
+        return None, {}
+    if path is None:
+        raise ConfigError("training.interventions: a rule reads hmm_state, but no training map was given "
+                          "(the workflow passes results/hmm/_matrix/model.json; by hand: groklab train --hmm-map FILE)")
+    try:
+        record = json.loads(Path(path).read_text())
+        check_pooled(record, str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: training map not found") from None
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: not a usable training map ({exc})") from None
+    for i, rule in enumerate(cell.training.interventions):
+        if rule["when"] == "hmm_state" and rule["state"] >= record["K"]:
+            raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the training map {path} "
+                              f"has {record['K']} states (0..{record['K'] - 1})")
+    return record, {"path": str(path), "sha256": io.sha256_file(path)}
+
+
 def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "",
-               provenance: dict | None = None) -> pd.DataFrame:
+               provenance: dict | None = None, hmm_map: str | Path | None = None) -> pd.DataFrame:
     """Train every seed of `cell` in ensembles; write metrics.parquet, config.json, final.pt atomically.
 
-    `provenance` (e.g. the Snakemake rule and Slurm job id) is stored in config.json."""
+    `provenance` (e.g. the Snakemake rule and Slurm job id) is stored in config.json; `hmm_map` is
+    the model.json of the training map that hmm_state rules decode with (its hash goes there too)."""
     out = Path(out_dir)
+    map_record, map_provenance = load_training_map(hmm_map, cell)
     tune_allocator()
     device = resolve_device(cell.training.device)
     split = make_split(cell.task)
@@ -241,14 +277,16 @@ def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, nam
     groups, frames, observed, finals = group_seeds(list(cell.training.seeds), E), [], [], []
     t0 = time.time()
     for seeds in groups:
-        run = GroupRun(cell, seeds, split, device, out / ".partial" / f"group-{derive_seed(*seeds) % 10**8:08d}")
+        run = GroupRun(cell, seeds, split, device, out / ".partial" / f"group-{derive_seed(*seeds) % 10**8:08d}",
+                       map_record, str(hmm_map))
         run.run(progress)
         frames.append(run.table("metrics"))
         observed.append(run.table("observables"))
         finals.append({"seeds": seeds, "step": run.step, "model": run.model.state_dict(), "optimizer": run.opt.state_dict()})
     metrics = pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
     record = {"name": name, "hash": cell.hash, "format": RESULTS_FORMAT, "config": cell.to_dict(), "ensemble_size": E,
-              "device": str(device), "train_seconds": round(time.time() - t0, 3), "provenance": provenance or {}}
+              "device": str(device), "train_seconds": round(time.time() - t0, 3),
+              "provenance": (provenance or {}) | ({"hmm_map": map_provenance} if map_provenance else {})}
     io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "groups": finals})
     io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": name}})
     write_observables(out / "observables.parquet", observed, cell, name)

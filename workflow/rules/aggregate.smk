@@ -22,12 +22,13 @@ rule aggregate_runs:
 
 rule mechanics:
     """Which observables change before grokking (lead-lag ranking) and how well early observables
-    forecast the grok step (leave-one-cell-out cross-validation)."""
+    and training-map states forecast the grok step (leave-one-cell-out cross-validation)."""
     input:
         observables=all_run_files("observables.parquet"),
         metrics=all_run_files("metrics.parquet"),
         runs=RUNS_SUMMARY,
-        code=code_files("mechanics.py", "leadlag.py", "forecast.py", "collect.py"),
+        matrix_map=f"{MATRIX_MAP}/model.json",
+        code=code_files("mechanics.py", "leadlag.py", "forecast.py", "collect.py", "hmm.py", "hmm_decode.py"),
     output:
         changes=f"{RESULTS}/mechanics/changes.parquet",
         leadlag=report(f"{RESULTS}/mechanics/leadlag.parquet", caption="../report/leadlag-table.rst", category="Tables"),
@@ -37,6 +38,7 @@ rule mechanics:
         cells={c.id: c.name for c in CELLS.values()},
         studies={s.name: [c.name for c in (s.baseline, *s.variants)] for s in STUDIES.values()},
         memorise_threshold=next(iter(CELLS.values())).config.training.memorise_threshold,
+        hmm=config["hmm"],
     conda:
         "../envs/groklab.yaml"
     log:

@@ -9,7 +9,7 @@ from snakemake.utils import min_version
 import groklab
 from groklab.claims import check_paper
 from groklab.config import ConfigError
-from groklab.matrix import cell_record, check_hmm, expand, studies
+from groklab.matrix import cell_record, check_hmm, check_map_states, expand, map_cells, studies
 from groklab.results import run_dir_problem
 
 min_version("8.0")
@@ -17,7 +17,11 @@ min_version("8.0")
 try:
     CELLS = {cell.id: cell for cell in expand(config)}
     STUDIES = {s.name: s for s in studies(config, list(CELLS.values()))}
-    check_hmm(config, list(STUDIES.values()))
+    # The matrix training map is fitted on every cell except those whose interventions react to it
+    # (hmm_state rules), which train after it.
+    MAP_CELLS = map_cells(list(CELLS.values()))
+    check_hmm(config, list(STUDIES.values()), MAP_CELLS)
+    check_map_states(config, list(CELLS.values()))
     check_paper(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
                 {c.name for c in CELLS.values()}, list(config["matrix"]["axes"]))
 except ConfigError as exc:
@@ -33,6 +37,8 @@ RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 
 HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]
+MATRIX_MAP = f"{RESULTS}/hmm/_matrix"
+MAP_READERS = {c.id for c in CELLS.values()} - {c.id for c in MAP_CELLS}
 
 
 wildcard_constraints:
@@ -67,6 +73,11 @@ def get_study_run_files(name):
     return lambda wildcards: [f"{RESULTS}/runs/{c.id}/{name}" for c in study_cells(wildcards.study)]
 
 
+def get_train_map(wildcards):
+    """The matrix map's model.json for a cell with hmm_state interventions (none for the others)."""
+    return {"hmm_map": f"{MATRIX_MAP}/model.json"} if wildcards.cell in MAP_READERS else {}
+
+
 # The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.
 from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
 
@@ -84,7 +95,7 @@ PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations
 
 def wanted_global_figures():
     """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
-    wanted = {"speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
+    wanted = {"matrix-map": True, "speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
               "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES), "leadlag-runs": bool(STUDIES),
               "phase-diagram": config["paper"]["phase_diagram"] is not None}
     return [f for f, ok in wanted.items() if ok]

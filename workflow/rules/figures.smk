@@ -5,6 +5,7 @@ localrules:
     figure_accuracy,
     figure_hmm_map,
     figure_hmm_selection,
+    figure_matrix_map,
     figure_speedups,
     figure_progress,
     figure_per_operation,
@@ -63,6 +64,23 @@ rule figure_hmm_selection:
         "../envs/groklab.yaml"
     log:
         f"{RESULTS}/logs/figures/hmm-selection-{{study}}.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_matrix_map:
+    input:
+        **plot_inputs("hmm_map"),
+        map=rules.hmm_matrix_fit.output.map,
+    output:
+        figure_output("matrix-map"),
+    params:
+        module="hmm_map",
+        options={"study": "matrix"},
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/figures/matrix-map.log",
     script:
         "../scripts/figure.py"
 

@@ -1,8 +1,12 @@
+# HMM training maps: one per study (runs z-scored within themselves, as Hu et al.) and the matrix
+# map over every cell (one pooled scale, so hmm_state interventions and the forecast can decode
+# a run from its first steps). Grok events for the detour tables come from the cells' own files.
 rule hmm_fit:
     """Training map of one study: K selection, canonical states, Viterbi paths, map, detour table."""
     input:
         observables=get_study_run_files("observables.parquet"),
-        runs=RUNS_SUMMARY,
+        metrics=get_study_run_files("metrics.parquet"),
+        configs=get_study_run_files("config.json"),
     output:
         selection=f"{RESULTS}/hmm/{{study}}/selection.parquet",
         model=f"{RESULTS}/hmm/{{study}}/model.json",
@@ -12,6 +16,7 @@ rule hmm_fit:
     params:
         hmm=config["hmm"],
         cells=get_study_cells,
+        normalise="run",
     conda:
         "../envs/groklab.yaml"
     log:
@@ -19,3 +24,26 @@ rule hmm_fit:
     script:
         "../scripts/hmm_fit.py"
 
+
+rule hmm_matrix_fit:
+    """The matrix training map: every cell but those with hmm_state interventions, pooled normalisation."""
+    input:
+        observables=[f"{RESULTS}/runs/{c.id}/observables.parquet" for c in MAP_CELLS],
+        metrics=[f"{RESULTS}/runs/{c.id}/metrics.parquet" for c in MAP_CELLS],
+        configs=[f"{RESULTS}/runs/{c.id}/config.json" for c in MAP_CELLS],
+    output:
+        selection=f"{MATRIX_MAP}/selection.parquet",
+        model=f"{MATRIX_MAP}/model.json",
+        paths=f"{MATRIX_MAP}/paths.parquet",
+        map=f"{MATRIX_MAP}/map.json",
+        detours=f"{MATRIX_MAP}/detours.parquet",
+    params:
+        hmm=config["hmm"],
+        cells={c.id: c.name for c in MAP_CELLS},
+        normalise="pooled",
+    conda:
+        "../envs/groklab.yaml"
+    log:
+        f"{RESULTS}/logs/hmm/_matrix.log",
+    script:
+        "../scripts/hmm_fit.py"

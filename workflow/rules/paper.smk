@@ -33,9 +33,10 @@ rule numbers:
         configs=all_run_files("config.json"),
         observables=all_run_files("observables.parquet"),
         hmm=[f"{RESULTS}/hmm/{s}/model.json" for s in STUDIES],
+        matrix_map=f"{MATRIX_MAP}/model.json",
         code=code_files("speedup.py", "claims.py", "stats.py", "phases.py", "events.py", "paper/numbers.py",
                         "paper/queries.py", "paper/build.py", "paper/latex.py", "mechanics.py", "leadlag.py",
-                        "forecast.py", "collect.py"),
+                        "forecast.py", "collect.py", "hmm.py", "hmm_decode.py"),
     output:
         NUMBERS_OUTPUTS,
     params:
@@ -45,6 +46,7 @@ rule numbers:
         cells={c.name: cell_record(c) for c in CELLS.values()},
         studies={s.name: (s.baseline.name, [v.name for v in s.variants], s.description) for s in STUDIES.values()},
         paper=config["paper"],
+        hmm=config["hmm"],
         study_figures=STUDY_FIGURE_FILES,
         global_figures=GLOBAL_FIGURE_FILES,
         repo=lambda w, input: os.path.dirname(input.code[0]),

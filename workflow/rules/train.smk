@@ -21,6 +21,8 @@ GPU_MODEL = os.environ.get("GROKLAB_SLURM_GPU_MODEL", "")
 
 rule train:
     """Train every seed of one cell as batched ensembles (resumes from .partial/ if interrupted)."""
+    input:
+        unpack(get_train_map),
     output:
         metrics=f"{RESULTS}/runs/{{cell}}/metrics.parquet",
         config=f"{RESULTS}/runs/{{cell}}/config.json",

@@ -1,4 +1,4 @@
-"""Snakemake adapter: fit the HMM training map of one study and write its tables."""
+"""Snakemake adapter: fit one HMM training map (a study's, or the matrix map) and write its tables."""
 
 import logging
 import sys
@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from groklab import io
+from groklab.aggregate import summarise_runs
 from groklab.hmm import detour_table, fit_study, model_record
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
@@ -17,9 +18,9 @@ for path in snakemake.input.observables:
     obs = pd.read_parquet(path)
     frames.append(obs.assign(cell=cells[Path(path).parent.name]))
 cfg = snakemake.params.hmm
-sm = fit_study(pd.concat(frames, ignore_index=True), cfg)
-runs = pd.read_parquet(snakemake.input.runs)
-grok = (runs[runs.cell.isin(cells.values())].groupby(["cell", "seed"], as_index=False)
+sm = fit_study(pd.concat(frames, ignore_index=True), cfg, snakemake.params.normalise)
+runs = summarise_runs([Path(p).parent for p in snakemake.input.metrics])
+grok = (runs.groupby(["cell", "seed"], as_index=False)
         .agg(grok_step=("grok_step", "max"), budget=("budget", "first")))   # multi-task: the last operation to grok
 io.write_parquet(snakemake.output.selection, sm.selection)
 io.write_json(snakemake.output.model, model_record(sm, cfg["features"]) | {"dropped": sm.dropped.to_dict("records")})

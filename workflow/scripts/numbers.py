@@ -12,7 +12,8 @@ from groklab.paper.provenance import git_commit
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params
-ctx = Context(results=p.results, cells=p.cells, studies={k: tuple(v) for k, v in p.studies.items()}, paper=p.paper)
+ctx = Context(results=p.results, cells=p.cells, studies={k: tuple(v) for k, v in p.studies.items()}, paper=p.paper,
+              hmm=p.hmm)
 job = {"rule": snakemake.rule, "git_commit": git_commit(p.repo), "host": socket.gethostname(),
        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 numbers = build(ctx, p.generated, p.study_figures, p.global_figures, job)

@@ -17,5 +17,7 @@ if {record["name"], record["id"]} & set(os.environ.get("GROKLAB_FAIL_CELLS", "")
     raise RuntimeError(f"GROKLAB_FAIL_CELLS: injected failure in cell {record['id']}")
 # where this job ran: the Slurm job id when it went through Slurm (None on a local run)
 provenance = {"rule": snakemake.rule, "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "host": os.uname().nodename}
+# the matrix training map, for cells whose interventions react to its states
+hmm_map = snakemake.input.get("hmm_map")
 train_cell(CellConfig.from_dict(record["config"]), Path(snakemake.output.metrics).parent, name=record["name"],
-           provenance=provenance)
+           provenance=provenance, hmm_map=hmm_map)

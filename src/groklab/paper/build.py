@@ -83,12 +83,15 @@ def leadlag_tex(text: dict[str, str]) -> str:
 def forecast_tex(text: dict[str, str]) -> str:
     from ..forecast import CUTOFFS
 
-    names = {"observables": "observables", "train_accuracy": "train accuracy only", "median": "median (baseline)"}
+    names = {"observables": "observables", "hmm_occupancy": "HMM state occupancy", "train_accuracy": "train accuracy only",
+             "median": "median (baseline)"}
     rows = [[f"{round(100 * c)}\\%", names[f], text.get(f"forecast/{round(100 * c)}/{f}/log_grok", "--"),
              text.get(f"forecast/{round(100 * c)}/{f}/grokked", "--")] for c in CUTOFFS for f in FORECAST_SETS]
     caption = ("Forecasting a run from its first 10/20/30\\% of the budget, leave-one-cell-out cross-validation over the "
                "matrix: mean absolute error of log10 grok step (grokked runs; ridge regression) and accuracy of "
-               "\\emph{groks within budget} (logistic regression), against the training folds' median / majority.")
+               "\\emph{groks within budget} (logistic regression), against the training folds' median / majority. "
+               "HMM state occupancy: the fraction of the run up to the cut-off spent in each state of the matrix "
+               "map's states, refitted in every fold without the held-out cell, and the state at the cut-off.")
     return table(["Cut-off", "Features", "MAE log10 step", "Accuracy groks"], rows, "llrr", caption, "tab:forecast")
 
 

@@ -27,6 +27,10 @@ FIGURES = {
     "hmm-selection": Figure("hmm_selection", "study",
                             "HMM model selection: BIC and AIC (left) and held-out log-likelihood per observation "
                             "(right) against the number of states; the dashed line is the chosen K."),
+    "matrix-map": Figure("hmm_map", "global",
+                         "The matrix training map: one HMM over every run of the matrix on one pooled scale (states "
+                         "numbered by first visit, the numbers \\texttt{hmm\\_state} interventions refer to; size = "
+                         "occupancy) and the transitions that occur, with their probabilities."),
     "speedups": Figure("speedups", "global",
                        "Speedup of each variant over its study's baseline (baseline / variant, log scale) for the "
                        "grok step in \\% of budget and for the delay, with bootstrap intervals over seeds."),

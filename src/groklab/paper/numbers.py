@@ -41,6 +41,11 @@ class Context:
     cells: dict[str, dict]                          # name -> cell record (groklab.matrix.cell_record)
     studies: dict[str, tuple[str, list[str], str]]  # name -> (baseline, variants, description)
     paper: dict                                     # config["paper"], defaults filled
+    hmm: dict | None = None                         # config["hmm"]: the forecast's state-occupancy set
+
+    @property
+    def matrix_map(self) -> str:
+        return f"{self.results}/hmm/_matrix/model.json"
 
     def run_dir(self, cell: str) -> str:
         return f"{self.results}/runs/{self.cells[cell]['id']}"
@@ -141,6 +146,9 @@ def _hmm_numbers(ctx: Context) -> list[Number]:
         model = f"{ctx.results}/hmm/{study}/model.json"
         out.append(Number(macro_name("hmm", study, "k"), "hmm_value", {"model_json": model, "key": "K"}, [model],
                           ctx.cell_refs([base, *variants]), "int"))
+    if ctx.hmm is not None:
+        out.append(Number("HmmMatrixK", "hmm_value", {"model_json": ctx.matrix_map, "key": "K"}, [ctx.matrix_map],
+                          ctx.cell_refs(list(ctx.cells)), "int"))
     return out
 
 
@@ -161,7 +169,7 @@ def _phase_numbers(ctx: Context) -> list[Number]:
 LEADLAG_COLUMNS = {"observable": "text", "runs": "int", "median_lead": "int", "median_lead_fraction": "frac",
                    "leads_fraction": "frac", "sign_consistency": "frac", "median_effect_size": "num"}
 LEADLAG_ROWS = 10
-FORECAST_SETS = ("observables", "train_accuracy", "median")
+FORECAST_SETS = ("observables", "hmm_occupancy", "train_accuracy", "median")
 FORECAST_TARGETS = {"log_grok": "Mae", "grokked": "Accuracy"}
 FORECAST_CUTOFF = 0.2     # the cut-off main.tex quotes
 
@@ -192,6 +200,9 @@ def forecast_numbers(ctx: Context) -> list[Number]:
     threshold = ctx.cells[cells[0]]["config"]["training"]["memorise_threshold"]
     base = {"run_dirs": [ctx.run_dir(c) for c in cells], "memorise_threshold": threshold}
     inputs, refs, out = _mechanics_inputs(ctx, cells), ctx.cell_refs(cells), []
+    if ctx.hmm is not None:         # the state-occupancy set reads the matrix map's K
+        base |= {"hmm": ctx.hmm, "matrix_map": ctx.matrix_map}
+        inputs = inputs + [ctx.matrix_map]
     for cutoff in CUTOFFS:
         for feats in FORECAST_SETS:
             for target, word in FORECAST_TARGETS.items():

@@ -8,7 +8,6 @@ that wrote it and when. `audit` re-hashes the inputs and recomputes the number.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import queries
+from ..io import sha256_file as sha256
 
 
 @dataclass
@@ -27,14 +27,6 @@ class Number:
     cells: list[dict] = field(default_factory=list)   # [{id, name, hash, seeds, slurm_job_ids}]
     fmt: str = "num"           # how numbers.tex prints it (groklab.paper.latex.format_value)
     value: object = None
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def git_commit(repo: str | Path) -> str:

@@ -130,16 +130,25 @@ def leadlag(run_dirs: list[str], rank: int, column: str):
 
 
 @functools.lru_cache(maxsize=None)
-def _forecast(run_dirs: tuple[str, ...], memorise_threshold: float) -> pd.DataFrame:
-    from ..mechanics import forecast_tables
+def _forecast(run_dirs: tuple[str, ...], memorise_threshold: float, hmm_json: str | None,
+              matrix_map: str | None) -> pd.DataFrame:
+    from ..mechanics import forecast_tables, hmm_inputs
 
     obs, metrics, runs = _mechanics_inputs(run_dirs)
-    return forecast_tables(obs, metrics, runs, memorise_threshold)[0]
+    if hmm_json is None:
+        return forecast_tables(obs, metrics, runs, memorise_threshold)[0]
+    hmm = json.loads(hmm_json) | {"K": json.loads(Path(matrix_map).read_text())["K"]}
+    cells = {Path(d).name: _cell_runs(d)["cell"].iloc[0] for d in run_dirs}
+    hmm_obs = hmm_inputs([f"{d}/observables.parquet" for d in run_dirs], cells, hmm["features"])
+    return forecast_tables(obs, metrics, runs, memorise_threshold, hmm, hmm_obs)[0]
 
 
-def forecast(run_dirs: list[str], memorise_threshold: float, cutoff: float, features: str, target: str):
-    """Cross-validated error of one forecast (feature set, target) at one cut-off."""
-    t = _forecast(tuple(run_dirs), memorise_threshold)
+def forecast(run_dirs: list[str], memorise_threshold: float, cutoff: float, features: str, target: str,
+             hmm: dict | None = None, matrix_map: str | None = None):
+    """Cross-validated error of one forecast (feature set, target) at one cut-off; the HMM
+    occupancy set refits the matrix map's K states (hmm: the hmm config) in every fold."""
+    hmm_json = json.dumps(hmm, sort_keys=True) if hmm is not None else None
+    t = _forecast(tuple(run_dirs), memorise_threshold, hmm_json, matrix_map)
     hit = t[(t["cutoff"] == cutoff) & (t["features"] == features) & (t["target"] == target)] if len(t) else t
     return float(hit["value"].iloc[0]) if len(hit) else math.nan
 
