@@ -3,7 +3,7 @@ import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 
 from groklab.config import validate
-from groklab.hmm import build_sequences, detour_table, fit_study
+from groklab.hmm import build_sequences, detour_state, detour_table, fit_study
 
 CFG = {**validate({})["hmm"], "features": ["f0", "f1"], "k_max": 5, "restarts": 3}
 
@@ -75,3 +75,19 @@ def test_detour_table_finds_a_slow_state():
     table = detour_table(pd.concat(rows), pd.DataFrame(grok), 3).set_index("state")
     assert table.loc[2, "r_visit"] > 0.9 and table.loc[2, "p_visit"] < 1e-6
     assert table.loc[2, "slope"] > 0 and table.loc[0, "runs_visiting"] == 20
+    assert detour_state(table.reset_index()) == 2
+    assert detour_state(table.reset_index().assign(p_occupancy=0.5)) is None     # nothing significant
+
+
+def test_a_state_no_run_ever_leaves_is_absorbing():
+    """Runs that end in a state of their own give EM a zero transition row: that state becomes
+    absorbing instead of an invalid model (hmmlearn refuses rows that do not sum to 1)."""
+    from groklab.hmm import fit_one
+
+    rng = np.random.default_rng(0)
+    X = [np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(50, 1, (1, 2))]) for _ in range(4)]
+    model = fit_one(X, 2, seed=0, n_iter=100, tol=1e-4)
+    np.testing.assert_allclose(model.transmat_.sum(1), 1.0)
+    last = model.predict(X[0])[-1]
+    assert model.transmat_[last, last] == 1.0
+    assert np.isfinite(model.score(np.concatenate(X), [len(x) for x in X]))

@@ -158,6 +158,22 @@ def test_hmm_state_trigger_fires_when_the_map_enters_the_state(reference, refere
     assert provenance["path"] == str(path) and len(provenance["sha256"]) == 64
 
 
+def test_detour_state_rule_reads_the_maps_detour_state(reference, reference_dir, tmp_path):
+    """`state: detour` is the state the map's detour table names; a map without one never fires."""
+    l2 = site_mean(pd.read_parquet(reference_dir / "observables.parquet"), "weights.l2")
+    x = threshold_between_models(l2)
+    rule = {"when": "hmm_state", "state": "detour", "set": {"weight_decay": 8.0}}
+    for detour, fires in ((1, True), (None, False)):
+        path = tmp_path / f"map-{detour}.json"
+        path.write_text(json.dumps(threshold_map("weights.l2", x) | {"detour_state": detour}))
+        m = train_cell(cell(interventions=[rule]), tmp_path / f"run-{detour}", progress=False, hmm_map=path)
+        if fires:
+            assert differ(assert_fires_at_crossing(reference, m, l2, x, strict=True))
+        else:
+            assert not m["intervention/0"].any()
+            pd.testing.assert_frame_equal(m.drop(columns=["intervention/0", "hmm_state"]), reference, check_exact=True)
+
+
 def test_hmm_state_rule_needs_a_pooled_map_of_enough_states(tmp_path):
     rule = {"when": "hmm_state", "state": 1, "set": {"lr": 0.02}}
     with pytest.raises(ConfigError, match="no training map was given"):

@@ -61,7 +61,7 @@ def planned_jobs(workdir, *args) -> dict[str, int]:
 
 def test_tables_have_data_and_censor_never_grokked_runs(built):
     speed = pd.read_parquet(built / "results" / "tables" / "speedups.parquet")
-    assert set(speed.cell) == {"ops~add", "ops~sub", "ops~add+sub"}
+    assert set(speed.cell) == {"ops~add", "ops~sub", "ops~add+sub", "add-wd-up"}
     base = speed[speed.role == "baseline"].iloc[0]
     assert base.grokked_fraction == 1 and 0 < base.memorisation_step < base.grok_step <= base.budget
     assert base.speedup_grok_step == pytest.approx(1.0)
@@ -83,8 +83,11 @@ def test_numbers_tables_and_pdf(built):
     assert "ops\\textasciitilde{}add+sub" in (gen / "tables" / "speedups-diversity.tex").read_text()
     figures = sorted((gen / "figures").glob("*.pdf"))
     assert {f.stem for f in figures} == {"accuracy-diversity", "hmm-map-diversity", "hmm-selection-diversity",
-                                         "speedups", "progress", "per-operation", "trajectories", "lead-heatmap",
-                                         "leadlag-runs"}
+                                         "accuracy-intervene", "hmm-map-intervene", "hmm-selection-intervene",
+                                         "matrix-map", "speedups", "progress", "per-operation", "trajectories",
+                                         "lead-heatmap", "leadlag-runs"}
+    rows = (gen / "tables" / "interventions.tex").read_text()
+    assert r"add-wd-up & add & train\_acc $\geq$ 0.99 $\rightarrow$ weight\_decay 6 & 2/2 &" in rows
     for pdf in figures:
         assert ink_fraction(pdf) > 0.003, f"{pdf.name} renders blank"
     if LATEX:
@@ -98,7 +101,8 @@ def test_mechanics_tables_are_filled_from_the_runs(built):
     ranking = pd.read_parquet(built / "results" / "mechanics" / "leadlag.parquet")
     assert {"all studies", "diversity"} <= set(ranking.study) and ranking.runs.min() >= 1
     forecast = pd.read_parquet(built / "results" / "mechanics" / "forecast.parquet")
-    assert set(forecast.features) == {"observables", "train_accuracy", "median"} and forecast.value.notna().all()
+    assert set(forecast.features) == {"observables", "hmm_occupancy", "train_accuracy", "median"}
+    assert forecast.value.notna().all()
     numbers = (built / "paper" / "generated" / "numbers.tex").read_text()
     top = re.search(r"\\newcommand\{\\LeadTopObservable\}\{([^}]*)\}", numbers).group(1)
     assert top.replace("\\_", "_") == ranking[ranking.study == "all studies"].observable.iloc[0]
@@ -166,7 +170,8 @@ def test_deleting_a_run_reruns_exactly_what_depends_on_it(copy_of_built):
     # everything that reads the run or a table made from it; the progress figure reads ops~add only
     downstream = {"aggregate_runs", "hmm_fit", "speedup_tables", "numbers", "figure_accuracy", "figure_hmm_map",
                   "figure_hmm_selection", "figure_speedups", "figure_trajectories", "figure_lead_heatmap",
-                  "figure_per_operation", "figure_leadlag_runs", "mechanics", "paper_pdf", "paper", "all"}
+                  "figure_per_operation", "figure_leadlag_runs", "mechanics", "paper_pdf", "paper", "all",
+                  "hmm_matrix_fit", "figure_matrix_map"}
     assert set(jobs) <= downstream and "figure_progress" not in jobs and jobs["hmm_fit"] == 1, jobs
 
 

@@ -56,7 +56,7 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
     out = snakemake("--configfile", "tiny.yaml", cwd=workdir)
     assert out.returncode == 0, out.stderr[-3000:]
     runs = pd.read_parquet(workdir / "results" / "summary" / "runs.parquet")
-    assert len(runs) == 4 and set(runs.cell) == {"op~add", "op~div"}
+    assert len(runs) == 6 and set(runs.cell) == {"op~add", "op~div", "map-wd"}
     expected = {"cell_id", "seed", "memorisation_step", "grok_step", "delay", "final_test_acc", "grok_pct"}
     assert expected <= set(runs.columns)
     for run_dir in (workdir / "results" / "runs").iterdir():
@@ -69,5 +69,17 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
     for name in ("hmm-map-division.pdf", "hmm-selection-division.pdf"):
         assert (workdir / "paper" / "generated" / "figures" / name).stat().st_size > 0, name
     assert len(pd.read_parquet(hmm / "detours.parquet")) == json.loads((hmm / "model.json").read_text())["K"]
+    # the matrix map: fitted on the two cells without map rules; map-wd decoded its runs with it
+    matrix = workdir / "results" / "hmm" / "_matrix"
+    record = json.loads((matrix / "model.json").read_text())
+    assert record["normalise"] == "pooled" and set(pd.read_parquet(matrix / "paths.parquet").cell) == {"op~add", "op~div"}
+    (map_wd,) = (workdir / "results" / "runs").glob("map-wd-*")
+    assert (matrix / "model.json").stat().st_mtime < (map_wd / "metrics.parquet").stat().st_mtime
+    assert json.loads((map_wd / "config.json").read_text())["provenance"]["hmm_map"]["path"] == "results/hmm/_matrix/model.json"
+    m = pd.read_parquet(map_wd / "metrics.parquet")
+    assert m["hmm_state"].between(0, record["K"] - 1).all()
+    # the rule fires at the first eval where the decoded state is 0 (the map's first-visited state)
+    pd.testing.assert_series_equal(m.loc[m.hmm_state == 0].groupby("seed")["step"].min(),
+                                   m.loc[m["intervention/0"]].groupby("seed")["step"].min())
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr

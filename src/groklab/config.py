@@ -335,12 +335,16 @@ class CellConfig:
 
 
 def load_yaml_file(path: str):
-    """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error)."""
+    """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error).
+
+    A .json file is read as JSON: YAML 1.1 would read a JSON number such as 1e-08 (no dot) as a string."""
     try:
         with open(path) as fh:
-            return yaml.safe_load(fh)
+            return json.load(fh) if str(path).endswith(".json") else yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -96,6 +96,11 @@ def fit_one(X: list[np.ndarray], K: int, seed: int, n_iter: int, tol: float) -> 
     model = GaussianHMM(n_components=K, covariance_type="diag", n_iter=n_iter, tol=tol,
                         random_state=seed, min_covar=1e-3)
     model.fit(np.concatenate(X), [len(x) for x in X])
+    # EM leaves a zero row for a state no sequence ever leaves (e.g. the last state of the runs
+    # that end in it): that state is absorbing, not undefined
+    stuck = model.transmat_.sum(1) == 0
+    if stuck.any():
+        model.transmat_ = np.where(stuck[:, None], np.eye(K), model.transmat_)
     return model
 
 
@@ -250,6 +255,13 @@ def detour_table(paths: pd.DataFrame, grok: pd.DataFrame, K: int) -> pd.DataFram
             row |= {"slope": np.nan, "intercept": np.nan, "r2": np.nan}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def detour_state(detours: pd.DataFrame, alpha: float = 0.05) -> int | None:
+    """The map's detour state: the one whose occupancy goes with the latest grok steps (largest
+    positive Pearson r of occupancy with grok step, p < alpha); None when no state qualifies."""
+    hits = detours[(detours["r_occupancy"] > 0) & (detours["p_occupancy"] < alpha)]
+    return int(hits.loc[hits["r_occupancy"].idxmax(), "state"]) if len(hits) else None
 
 
 def _assoc(name: str, x: np.ndarray, y: np.ndarray) -> dict:

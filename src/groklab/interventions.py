@@ -45,6 +45,9 @@ class Triggers:
                              "(the workflow passes the matrix map; by hand: groklab train --hmm-map FILE)")
         self.decoder = ForwardFilter(hmm_map, n_models, map_path) if uses_map else None
         self.state = np.full(n_models, -1)                                   # decoded map state, (E,)
+        # `state: detour` is the map's detour state; a map without one never fires the rule (-2)
+        self.targets = [(hmm_map.get("detour_state") if hmm_map else None) if r.get("state") == "detour"
+                        else r.get("state") for r in rules]
 
     def observe(self, signals: dict[str, torch.Tensor], observables: dict[str, torch.Tensor],
                 diverged: torch.Tensor) -> list[tuple[dict, torch.Tensor]]:
@@ -53,7 +56,7 @@ class Triggers:
             self.state = self.decoder.update(self._map_features(observables))
         out = []
         for k, rule in enumerate(self.rules):
-            crossed = self._condition(rule, signals)
+            crossed = self._condition(k, signals)
             if crossed is None:                     # an expensive observable not computed at this eval
                 continue
             new = crossed & ~self.fired[k] & ~diverged.cpu()
@@ -62,9 +65,11 @@ class Triggers:
                 out.append((rule["set"], new))
         return out
 
-    def _condition(self, rule: dict, signals: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def _condition(self, k: int, signals: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        rule = self.rules[k]
         if rule["when"] == HMM_STATE:
-            return torch.from_numpy(self.state == rule["state"])
+            target = self.targets[k]
+            return torch.from_numpy(self.state == (-2 if target is None else target))
         value = signals.get(rule["when"])
         if value is None:
             return None

@@ -318,6 +318,6 @@ def check_map_states(config: dict, cells: list[Cell]) -> None:
     k_max = validate(config)["hmm"]["k_max"]
     for cell in cells:
         for i, rule in enumerate(cell.config.training.interventions):
-            if rule["when"] == "hmm_state" and rule["state"] >= k_max:
+            if rule["when"] == "hmm_state" and rule["state"] != "detour" and rule["state"] >= k_max:
                 raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the matrix map has at most "
                                   f"hmm.k_max={k_max} states (0..{k_max - 1}) [matrix cell {cell.name}]")

@@ -62,15 +62,18 @@ class GroupRun:
         # and those of the previous observation (stored: update ratios need them)
         self.init = {n: w.detach().clone() for n, w in self.model.named_weights()}
         self.prev, self.prev_step, self.obs_rows = None, None, []
-        # interventions: which rules fired for which model; per-operation loss weights when a rule
-        # changes the data mix (None otherwise: the plain loss, bit for bit)
-        rules = cell.training.interventions
-        self.triggers = Triggers(rules, len(seeds), hmm_map, map_path)
+        self._setup_interventions(sizes, hmm_map, map_path)
+
+    def _setup_interventions(self, sizes: list[int], hmm_map: dict | None, map_path: str) -> None:
+        """Which rules fired for which model, and per-operation loss weights when a rule changes the
+        data mix (None otherwise: the plain loss, bit for bit)."""
+        rules, ops, E = self.cell.training.interventions, self.cell.task.operations, len(self.seeds)
+        self.triggers = Triggers(rules, E, hmm_map, map_path)
         mix = any("data_mix" in r["set"] for r in rules)
-        self.loss_weights = LossWeights(task.operations, len(seeds), device) if mix else None
-        counts = torch.bincount(split.train_op, minlength=len(task.operations)).to(device)
+        self.loss_weights = LossWeights(ops, E, self.device) if mix else None
         # balanced full batch: each example weighs 1 / (its operation's count) in a data-mix loss
-        self.example_base = 1.0 / counts[self.data["train_op"]] if self.op_slices is not None else None
+        per_op = 1.0 / torch.tensor(sizes, dtype=torch.float32, device=self.device)              # (n_ops,)
+        self.example_base = per_op[self.data["train_op"]] if self.op_slices is not None else None  # (N,)
 
     @property
     def ckpt_path(self) -> Path:
@@ -256,10 +259,18 @@ def load_training_map(path: str | Path | None, cell: CellConfig) -> tuple[dict |
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"{path}: not a usable training map ({exc})") from None
     for i, rule in enumerate(cell.training.interventions):
-        if rule["when"] == "hmm_state" and rule["state"] >= record["K"]:
+        if rule["when"] != "hmm_state":
+            continue
+        if rule["state"] == "detour" and "detour_state" not in record:
+            raise ConfigError(f"training.interventions[{i}].state: detour, but the training map {path} has no "
+                              "detour state recorded (refit it: snakemake results/hmm/_matrix/model.json)")
+        if rule["state"] == "detour" and record["detour_state"] is None:
+            print(f"groklab: training.interventions[{i}]: the training map {path} has no detour state "
+                  "(no state's occupancy goes with later grokking at p < 0.05): this rule never fires", file=sys.stderr)
+        if rule["state"] != "detour" and rule["state"] >= record["K"]:
             raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the training map {path} "
                               f"has {record['K']} states (0..{record['K'] - 1})")
-    return record, {"path": str(path), "sha256": io.sha256_file(path)}
+    return record, {"path": str(path), "sha256": io.sha256_file(path), "detour_state": record.get("detour_state")}
 
 
 def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "",

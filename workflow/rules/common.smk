@@ -111,7 +111,8 @@ FIGURE_PDFS = [f"{PAPER}/{p}" for files in STUDY_FIGURE_FILES.values() for p in 
 SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
 NUMBERS_OUTPUTS = [f"{GENERATED}/{f}" for f in ("numbers.tex", "studies.tex", "figures.tex", "provenance.json",
-                                                 "tables/claims.tex", "tables/leadlag.tex", "tables/forecast.tex")] + [
+                                                 "tables/claims.tex", "tables/leadlag.tex", "tables/forecast.tex",
+                                                 "tables/interventions.tex")] + [
     f"{GENERATED}/tables/speedups-{s}.tex" for s in STUDIES
 ]
 # latexmk from Debian's TeX Live (README: Paper); without it the paper's sources are still generated.

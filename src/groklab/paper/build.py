@@ -136,6 +136,46 @@ def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[st
             + "; ".join(parts) + ".")
 
 
+def rule_text(rule: dict) -> str:
+    """An intervention rule in LaTeX: its condition -> its settings."""
+    if rule["when"] == "hmm_state":
+        cond = ("enters the matrix map's detour state" if rule["state"] == "detour"
+                else f"enters matrix-map state {rule['state']}")
+    else:
+        above = rule["above"] is not None
+        sign, level = (r"$\geq$", rule["above"]) if above else (r"$\leq$", rule["below"])
+        cond = f"{escape(rule['when'])} {sign} {level:g}"
+    sets = [f"{k} " + (", ".join(f"{op} {w:g}" for op, w in v.items()) if k == "data_mix" else f"{v:g}")
+            for k, v in rule["set"].items()]
+    return cond + r" $\rightarrow$ " + escape("; ".join(sets))
+
+
+def interventions_tex(ctx: Context, text: dict[str, str], values: dict) -> str:
+    """Every intervention variant of every study: its rules, in how many seeds they fired, its
+    speedup (grok step in % of budget) with interval, and the direction in words."""
+    rows = []
+    for study, (base, variants, _) in ctx.studies.items():
+        for cell in variants:
+            rules = ctx.cells[cell]["config"]["training"]["interventions"]
+            for op in ctx.cells[cell]["config"]["task"]["operations"] if rules else []:
+                key = f"speedups/{study}/{cell}/{op}/"
+                if key + "speedup_grok_pct" not in text:
+                    continue
+                n = values.get(key + "n_seeds") or 0
+                fired = values.get(key + "intervention_fired_fraction")
+                rows.append([escape(study), escape(cell), escape(op), "; ".join(rule_text(r) for r in rules),
+                             "--" if fired is None or fired != fired else f"{round(fired * n)}/{n}",
+                             _with_ci(text, key + "speedup_grok_pct"),
+                             direction(values[key + "speedup_grok_pct_lo"],
+                                       values[key + "speedup_grok_pct_hi"]).removeprefix("is ")])
+    header = ["Study", "Cell", "Op", "Rule", "Fired", "$\\times$ \\% budget [CI]", "Effect"]
+    caption = ("Interventions on training signals against their study's baseline: the rule (once per model, from the "
+               "eval where its condition holds), the seeds in which it fired, and the speedup of the grok step in \\% "
+               "of budget (baseline / variant) with its bootstrap interval; \\emph{faster} or \\emph{slower} only "
+               "when the whole interval lies above or below 1.")
+    return table(header, rows, "lllp{5cm}rll", caption, "tab:interventions", fit=True)
+
+
 def studies_tex(ctx: Context, figures: dict[str, dict[str, str]], text: dict[str, str], values: dict) -> str:
     """One subsection per study: its table, a generated sentence per variant and its figures
     (figures: study -> {tex path: caption})."""
@@ -159,6 +199,7 @@ def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, s
         io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
     io.write_text(out / "tables" / "leadlag.tex", leadlag_tex(text))
     io.write_text(out / "tables" / "forecast.tex", forecast_tex(text))
+    io.write_text(out / "tables" / "interventions.tex", interventions_tex(ctx, text, {n.name: n.value for n in numbers}))
     io.write_text(out / "studies.tex", studies_tex(ctx, figures, text, {n.name: n.value for n in numbers}))
     io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
                                                  for p, c in global_figures.items()))
