@@ -1,7 +1,9 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,20 @@ def tiny_cell(**sections) -> CellConfig:
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value}
     return CellConfig.from_dict(base)
+
+
+def kill_after_first_checkpoint(cell_file: Path, out: Path, *extra: str) -> None:
+    """Start `groklab train` on a cell file, SIGKILL it as soon as its first checkpoint exists, and
+    check that the kill left a checkpoint and no final metrics."""
+    proc = subprocess.Popen([sys.executable, "-m", "groklab.cli", "train", "--config", str(cell_file), "--out", str(out),
+                             "--quiet", *extra])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".partial/*/checkpoint.pt")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(out.glob(".partial/*/checkpoint.pt")), "no checkpoint written before the kill"
+    assert not (out / "metrics.parquet").exists(), "killed run must not leave final metrics"
 
 
 def run_cli(*args, cwd=ROOT, timeout=600, **kw) -> subprocess.CompletedProcess:

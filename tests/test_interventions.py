@@ -4,16 +4,12 @@ per kind of trigger (a metric, a metric of one operation, an observable, the tra
 and of setting (weight decay, learning rate, Grokfast strength, data mix)."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import tiny_cell
+from conftest import kill_after_first_checkpoint, tiny_cell
 from groklab.config import ConfigError
 from groklab.train import train_cell
 
@@ -206,13 +202,6 @@ def test_killed_run_with_map_and_data_mix_rules_resumes_to_identical_metrics(tmp
         assert reference.loc[reference[rule], "step"].min() > 40, rule
     cfg, out = tmp_path / "cell.yaml", tmp_path / "run"
     cfg.write_text(yaml.safe_dump(c.to_dict()))
-    proc = subprocess.Popen([sys.executable, "-m", "groklab.cli", "train", "--config", str(cfg), "--out", str(out),
-                             "--quiet", "--hmm-map", str(path)])
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob(".partial/*/checkpoint.pt")):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert list(out.glob(".partial/*/checkpoint.pt")), "no checkpoint written before the kill"
+    kill_after_first_checkpoint(cfg, out, "--hmm-map", str(path))
     resumed = train_cell(c, out, progress=False, hmm_map=path)
     pd.testing.assert_frame_equal(resumed, reference, check_exact=True)

@@ -1,14 +1,8 @@
-import signal
-import subprocess
-import sys
-import time
-
 import pandas as pd
-import pytest
 import yaml
 
 from groklab.train import train_cell
-from conftest import tiny_cell
+from conftest import kill_after_first_checkpoint, tiny_cell
 
 
 def test_ensemble_equals_models_trained_one_by_one(tmp_path):
@@ -56,14 +50,7 @@ def test_killed_after_checkpoint_resumes_to_identical_metrics(tmp_path):
                      training={"steps": 400, "eval_every": 20, "checkpoint_every": 50, "batch_size": 64})
     reference = train_cell(cell, tmp_path / "ref", progress=False)
     cfg, out = write_cell(tmp_path / "cell.yaml", cell), tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "groklab.cli", "train", "--config", str(cfg), "--out", str(out), "--quiet"])
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob(".partial/*/checkpoint.pt")):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert list(out.glob(".partial/*/checkpoint.pt")), "no checkpoint written before the kill"
-    assert not (out / "metrics.parquet").exists(), "killed run must not leave final metrics"
+    kill_after_first_checkpoint(cfg, out)
     resumed = train_cell(cell, out, progress=False)
     pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
 

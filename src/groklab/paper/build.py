@@ -91,13 +91,17 @@ def forecast_tex(text: dict[str, str]) -> str:
                "matrix: mean absolute error of log10 grok step (grokked runs; ridge regression) and accuracy of "
                "\\emph{groks within budget} (logistic regression), against the training folds' median / majority. "
                "HMM state occupancy: the fraction of the run up to the cut-off spent in each state of the matrix "
-               "map's states, refitted in every fold without the held-out cell, and the state at the cut-off.")
+               "map (its states refitted in every fold without the held-out cell), and the state at the cut-off.")
     return table(["Cut-off", "Features", "MAE log10 step", "Accuracy groks"], rows, "llrr", caption, "tab:forecast")
 
 
 def figure_tex(path: str, caption: str, label: str) -> str:
     return "\n".join([r"\begin{figure}[htbp]", r"\centering", f"\\includegraphics[width=\\textwidth]{{{path}}}",
                       f"\\caption{{{caption}}}", f"\\label{{{label}}}", r"\end{figure}", ""])
+
+
+EFFECT = {"is faster": "faster", "is slower": "slower", "shows no clear change": "no clear change",
+          "is not measurable": "--"}
 
 
 def direction(lo: float, hi: float) -> str:
@@ -163,17 +167,18 @@ def interventions_tex(ctx: Context, text: dict[str, str], values: dict) -> str:
                     continue
                 n = values.get(key + "n_seeds") or 0
                 fired = values.get(key + "intervention_fired_fraction")
+                effect = direction(values[key + "speedup_grok_pct_lo"], values[key + "speedup_grok_pct_hi"])
                 rows.append([escape(study), escape(cell), escape(op), "; ".join(rule_text(r) for r in rules),
                              "--" if fired is None or fired != fired else f"{round(fired * n)}/{n}",
-                             _with_ci(text, key + "speedup_grok_pct"),
-                             direction(values[key + "speedup_grok_pct_lo"],
-                                       values[key + "speedup_grok_pct_hi"]).removeprefix("is ")])
-    header = ["Study", "Cell", "Op", "Rule", "Fired", "$\\times$ \\% budget [CI]", "Effect"]
+                             text[f"speedups/{study}/{base}/{op}/grokked_fraction"], text[key + "grokked_fraction"],
+                             _with_ci(text, key + "speedup_grok_pct"), EFFECT[effect]])
+    header = ["Study", "Cell", "Op", "Rule", "Fired", "Grokked (base)", "Grokked", "$\\times$ \\% budget [CI]", "Effect"]
     caption = ("Interventions on training signals against their study's baseline: the rule (once per model, from the "
-               "eval where its condition holds), the seeds in which it fired, and the speedup of the grok step in \\% "
-               "of budget (baseline / variant) with its bootstrap interval; \\emph{faster} or \\emph{slower} only "
-               "when the whole interval lies above or below 1.")
-    return table(header, rows, "lllp{5cm}rll", caption, "tab:interventions", fit=True)
+               "eval where its condition holds), the seeds in which it fired, the fraction of seeds that grokked in the "
+               "baseline and with the rule, and the speedup of the grok step in \\% of budget (baseline / variant) with "
+               "its bootstrap interval (never-grokked runs count at the budget, so two cells that never grok compare as "
+               "1); \\emph{faster} or \\emph{slower} only when the whole interval lies above or below 1.")
+    return table(header, rows, "lllp{4.6cm}rrrll", caption, "tab:interventions", fit=True)
 
 
 def studies_tex(ctx: Context, figures: dict[str, dict[str, str]], text: dict[str, str], values: dict) -> str:
