@@ -29,7 +29,7 @@ rule all:
         all_run_files("metrics.parquet"),
         RUNS_SUMMARY,
         HMM_OUTPUTS,
-        rules.hmm_matrix_fit.output,
+        rules.hmm_matrix_fit.output if MAP_CELLS else [],
         SPEEDUPS,
         CLAIMS,
         rules.mechanics.output,

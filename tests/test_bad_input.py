@@ -148,7 +148,7 @@ def test_hmm_state_rules_are_checked_against_the_matrix_map():
     assert [c.name for c in map_cells(cells)] == ["base"]
     only = config(matrix={"axes": {}}, studies={})
     only["cell"]["training"]["interventions"] = [rule]
-    with pytest.raises(ConfigError, match="no cell is left to fit the matrix training map on"):
+    with pytest.raises(ConfigError, match="cell base has an hmm_state rule, but no cell is left to fit the matrix"):
         map_cells(expand(only))
 
 

@@ -287,12 +287,14 @@ def cell_record(cell: Cell) -> dict:
 
 
 def map_cells(cells: list[Cell]) -> list[Cell]:
-    """The cells the matrix training map is fitted on: all but those with hmm_state interventions
-    (they read the map while training, so they come after it)."""
-    out = [c for c in cells if not any(r["when"] == "hmm_state" for r in c.config.training.interventions)]
-    if not out:
-        raise ConfigError("training.interventions: every cell has an hmm_state rule, so no cell is left to fit the "
-                          "matrix training map on; keep at least one cell without one")
+    """The cells the matrix training map is fitted on: those that record observables, except the
+    ones with hmm_state interventions (they read the map while training, so they come after it).
+    Empty when no cell records observables: then there is no matrix map."""
+    readers = [c for c in cells if any(r["when"] == "hmm_state" for r in c.config.training.interventions)]
+    out = [c for c in cells if c not in readers and c.config.training.observables.enabled]
+    if readers and not out:
+        raise ConfigError(f"training.interventions: cell {readers[0].name} has an hmm_state rule, but no cell is left to "
+                          "fit the matrix training map on (it needs cells without such a rule that record observables)")
     return out
 
 

@@ -56,7 +56,8 @@ def load_inputs(observables: list[str], metrics: list[str], cells: dict[str, str
 
 
 def hmm_inputs(observables: list[str], cells: dict[str, str], features: list[str]) -> pd.DataFrame:
-    """Per-cell observables.parquet -> (cell, seed, step, one column per HMM feature), raw values."""
+    """Per-cell observables.parquet -> (cell, seed, step, one column per HMM feature), raw values.
+    A cell that records no observables is left out (its runs get no occupancy features: imputed)."""
     frames = [pd.concat([obs[["seed", "step"]], feature_matrix(obs, features)], axis=1).assign(cell=cell)
-              for cell, obs in cell_frames(observables, cells).items()]
+              for cell, obs in cell_frames(observables, cells).items() if len(obs.columns) > 2]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["cell", "seed", "step", *features])

@@ -27,7 +27,7 @@ rule mechanics:
         observables=all_run_files("observables.parquet"),
         metrics=all_run_files("metrics.parquet"),
         runs=RUNS_SUMMARY,
-        matrix_map=f"{MATRIX_MAP}/model.json",
+        **MATRIX_MAP_FILES,
         code=code_files("mechanics.py", "leadlag.py", "forecast.py", "collect.py", "hmm.py", "hmm_decode.py"),
     output:
         changes=f"{RESULTS}/mechanics/changes.parquet",
@@ -38,7 +38,7 @@ rule mechanics:
         cells={c.id: c.name for c in CELLS.values()},
         studies={s.name: [c.name for c in (s.baseline, *s.variants)] for s in STUDIES.values()},
         memorise_threshold=next(iter(CELLS.values())).config.training.memorise_threshold,
-        hmm=config["hmm"],
+        hmm=config["hmm"] if MAP_CELLS else None,
     conda:
         "../envs/groklab.yaml"
     log:

@@ -38,7 +38,9 @@ RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]
 MATRIX_MAP = f"{RESULTS}/hmm/_matrix"
-MAP_READERS = {c.id for c in CELLS.values()} - {c.id for c in MAP_CELLS}
+MAP_READERS = {c.id for c in CELLS.values() if any(r["when"] == "hmm_state" for r in c.config.training.interventions)}
+# no cell records observables (e.g. a calibration matrix): no matrix map, no state-occupancy forecast
+MATRIX_MAP_FILES = {"matrix_map": f"{MATRIX_MAP}/model.json"} if MAP_CELLS else {}
 
 
 wildcard_constraints:
@@ -95,7 +97,7 @@ PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations
 
 def wanted_global_figures():
     """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
-    wanted = {"matrix-map": True, "speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
+    wanted = {"matrix-map": bool(MAP_CELLS), "speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
               "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES), "leadlag-runs": bool(STUDIES),
               "phase-diagram": config["paper"]["phase_diagram"] is not None}
     return [f for f, ok in wanted.items() if ok]

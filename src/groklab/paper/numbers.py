@@ -149,6 +149,9 @@ def _hmm_numbers(ctx: Context) -> list[Number]:
     if ctx.hmm is not None:
         out.append(Number("HmmMatrixK", "hmm_value", {"model_json": ctx.matrix_map, "key": "K"}, [ctx.matrix_map],
                           ctx.cell_refs(list(ctx.cells)), "int"))
+    else:                 # main.tex quotes it: say that there is no matrix map
+        out.append(Number("HmmMatrixK", "constant", {"value": None, "why": "no cell records observables: no matrix map"},
+                          [], [], "int"))
     return out
 
 
