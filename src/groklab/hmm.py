@@ -22,6 +22,9 @@ from scipy import stats
 from .hmm_decode import Scaler
 
 log = logging.getLogger("groklab.hmm")
+# hmmlearn logs EM's rounding-size log-likelihood dips ("Model is not converging") and the zero
+# transition rows that fit_one makes absorbing; truly_converged reports real non-convergence
+logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 MIN_STD = 1e-8
 
 
