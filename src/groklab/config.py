@@ -95,6 +95,7 @@ def is_prime(n: int) -> bool:
 
 S5_ORDER = 120  # permutations of 5 elements
 SOLO_OPERATIONS = ("s5", "parity")  # tasks with their own number space: alone in a cell
+GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb) an intervention can set
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,11 @@ class CellConfig:
 
     METRIC_SIGNALS = ("train_acc", "train_loss", "test_acc", "test_loss")
 
+    @property
+    def reads_training_map(self) -> bool:
+        """An hmm_state intervention decodes the matrix map while this cell trains."""
+        return any(r["when"] == "hmm_state" for r in self.training.interventions)
+
     def _check_interventions(self, prefix: str) -> None:
         for i, rule in enumerate(self.training.interventions):
             key = f"{prefix}.training.interventions[{i}]"
@@ -240,7 +246,7 @@ class CellConfig:
 
     def _check_settings(self, settings: dict, key: str) -> None:
         ops = self.task.operations
-        if "filter_lamb" in settings and not any(f["kind"] in ("grokfast_ema", "grokfast_ma") for f in self.optimizer.filters):
+        if "filter_lamb" in settings and not any(f["kind"] in GROKFAST for f in self.optimizer.filters):
             raise ConfigError(f"{key}.filter_lamb: sets the strength of a Grokfast filter, but optimizer.filters has "
                               "none (add one, e.g. {kind: grokfast_ema, lamb: 0.0}, to switch it on later)")
         mix = settings.get("data_mix")

@@ -290,7 +290,7 @@ def map_cells(cells: list[Cell]) -> list[Cell]:
     """The cells the matrix training map is fitted on: those that record observables, except the
     ones with hmm_state interventions (they read the map while training, so they come after it).
     Empty when no cell records observables: then there is no matrix map."""
-    readers = [c for c in cells if any(r["when"] == "hmm_state" for r in c.config.training.interventions)]
+    readers = [c for c in cells if c.config.reads_training_map]
     out = [c for c in cells if c not in readers and c.config.training.observables.enabled]
     if readers and not out:
         raise ConfigError(f"training.interventions: cell {readers[0].name} has an hmm_state rule, but no cell is left to "

@@ -20,11 +20,10 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .config import OptimizerConfig, ScheduleConfig
+from .config import GROKFAST, OptimizerConfig, ScheduleConfig
 from .seeding import generator
 
 State = Any   # nested dicts / lists of tensors, ints and floats
-GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb) an intervention can set
 
 
 class GradientTransform(NamedTuple):

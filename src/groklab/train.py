@@ -246,7 +246,7 @@ def group_seeds(seeds: list[int], E: int) -> list[list[int]]:
 def load_training_map(path: str | Path | None, cell: CellConfig) -> tuple[dict | None, dict]:
     """The training map an hmm_state rule decodes with, checked before training: (model.json record,
     its provenance {path, sha256}); (None, {}) for a cell without such a rule."""
-    if not any(r["when"] == "hmm_state" for r in cell.training.interventions):
+    if not cell.reads_training_map:
         return None, {}
     if path is None:
         raise ConfigError("training.interventions: a rule reads hmm_state, but no training map was given "

@@ -38,7 +38,7 @@ RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]
 MATRIX_MAP = f"{RESULTS}/hmm/_matrix"
-MAP_READERS = {c.id for c in CELLS.values() if any(r["when"] == "hmm_state" for r in c.config.training.interventions)}
+MAP_READERS = {c.id for c in CELLS.values() if c.config.reads_training_map}
 # no cell records observables (e.g. a calibration matrix): no matrix map, no state-occupancy forecast
 MATRIX_MAP_FILES = {"matrix_map": f"{MATRIX_MAP}/model.json"} if MAP_CELLS else {}
 

@@ -204,8 +204,9 @@ def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, s
         io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
     io.write_text(out / "tables" / "leadlag.tex", leadlag_tex(text))
     io.write_text(out / "tables" / "forecast.tex", forecast_tex(text))
-    io.write_text(out / "tables" / "interventions.tex", interventions_tex(ctx, text, {n.name: n.value for n in numbers}))
-    io.write_text(out / "studies.tex", studies_tex(ctx, figures, text, {n.name: n.value for n in numbers}))
+    values = {n.name: n.value for n in numbers}
+    io.write_text(out / "tables" / "interventions.tex", interventions_tex(ctx, text, values))
+    io.write_text(out / "studies.tex", studies_tex(ctx, figures, text, values))
     io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
                                                  for p, c in global_figures.items()))
     io.write_json(out / "provenance.json", records(numbers, text, job))

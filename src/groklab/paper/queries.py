@@ -104,11 +104,16 @@ def phase_step(run_dir: str, seed: int, phase: str, thresholds: dict):
     return locate_phases(metrics[metrics.seed == seed], obs[obs.seed == seed], thresholds)[phase]
 
 
+def _cell_names(run_dirs) -> dict[str, str]:
+    """Run directory name (cell id) -> cell name."""
+    return {Path(d).name: _cell_runs(d)["cell"].iloc[0] for d in run_dirs}
+
+
 @functools.lru_cache(maxsize=None)
 def _mechanics_inputs(run_dirs: tuple[str, ...]):
     from ..mechanics import load_inputs
 
-    cells = {Path(d).name: _cell_runs(d)["cell"].iloc[0] for d in run_dirs}
+    cells = _cell_names(run_dirs)
     obs, metrics = load_inputs([f"{d}/observables.parquet" for d in run_dirs], [f"{d}/metrics.parquet" for d in run_dirs],
                                cells)
     return obs, metrics, _runs(run_dirs)
@@ -138,8 +143,7 @@ def _forecast(run_dirs: tuple[str, ...], memorise_threshold: float, hmm_json: st
     if hmm_json is None:
         return forecast_tables(obs, metrics, runs, memorise_threshold)[0]
     hmm = json.loads(hmm_json) | {"K": json.loads(Path(matrix_map).read_text())["K"]}
-    cells = {Path(d).name: _cell_runs(d)["cell"].iloc[0] for d in run_dirs}
-    hmm_obs = hmm_inputs([f"{d}/observables.parquet" for d in run_dirs], cells, hmm["features"])
+    hmm_obs = hmm_inputs([f"{d}/observables.parquet" for d in run_dirs], _cell_names(run_dirs), hmm["features"])
     return forecast_tables(obs, metrics, runs, memorise_threshold, hmm, hmm_obs)[0]
 
 
