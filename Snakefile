@@ -3,7 +3,7 @@
 # cluster config never inherits the default matrix's axes.
 import sys
 
-from groklab.config import ConfigError, load_yaml_file
+from groklab.config.cells import ConfigError, load_yaml_file
 
 if not workflow.overwrite_configfiles:
     try:  # Snakemake's own loader does not say where a YAML syntax error is

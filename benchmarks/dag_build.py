@@ -39,7 +39,7 @@ AXES = {
 # Times expand() in a fresh interpreter, so --pythonpath picks the version under test for it too.
 EXPAND_TIMER = """
 import copy, sys, time, yaml
-from groklab.matrix import expand
+from groklab.config.matrix import expand
 config = yaml.safe_load(open(sys.argv[1]))
 t = time.perf_counter()
 cells = expand(copy.deepcopy(config))

@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from groklab.config import CellConfig
-from groklab.data import make_split
-from groklab.models import build_model
-from groklab.models.reference import ReferenceTransformer
-from groklab.resources import pick_ensemble_size, reexec_with_single_arena, tune_allocator
-from groklab.losses import per_model_loss
+from groklab.config.cells import CellConfig
+from groklab.training.data import make_split
+from groklab.training.models import build_model
+from groklab.training.models.reference import ReferenceTransformer
+from groklab.training.resources import pick_ensemble_size, reexec_with_single_arena, tune_allocator
+from groklab.training.losses import per_model_loss
 
 DEFAULT = {"task": {"p": 97, "train_fraction": 0.3}, "model": {"d_model": 128, "n_heads": 4, "d_mlp": 512}}
 SMALL = {"task": {"p": 23, "train_fraction": 0.5}, "model": {"d_model": 64, "n_heads": 4, "d_mlp": 256}}  # config.yaml's model
@@ -99,8 +99,8 @@ def run_table(title, variants, rounds, steps, device, bases):
 # the benchmark parent's high-water mark.
 RSS_CHILD = """
 import json, re, sys, tempfile
-from groklab.config import CellConfig
-from groklab.train import train_cell
+from groklab.config.cells import CellConfig
+from groklab.training.loop import train_cell
 spec = json.loads(sys.argv[1])
 with tempfile.TemporaryDirectory() as d:
     train_cell(CellConfig.from_dict(spec), d, progress=False)

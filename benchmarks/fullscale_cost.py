@@ -15,10 +15,10 @@ import time
 
 import yaml
 
-from groklab.config import CellConfig
-from groklab.matrix import expand
-from groklab.resources import reexec_with_single_arena
-from groklab.train import train_cell
+from groklab.config.cells import CellConfig
+from groklab.config.matrix import expand
+from groklab.training.resources import reexec_with_single_arena
+from groklab.training.loop import train_cell
 
 
 def seconds_per_step(cell: CellConfig, steps: int) -> float:

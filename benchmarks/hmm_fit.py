@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 
-from groklab.config import validate
-from groklab.hmm import fit_study
+from groklab.config.cells import validate
+from groklab.analysis.hmm import fit_study
 
 
 def synthetic(runs: int, length: int, features: list[str], seed: int = 0) -> pd.DataFrame:

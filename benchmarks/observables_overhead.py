@@ -16,13 +16,13 @@ import time
 import torch
 import yaml
 
-from groklab.config import CellConfig
-from groklab.data import make_split
-from groklab.models import build_model
-from groklab.observables import REGISTRY, make_probe
-from groklab.optim import EnsembleOptimizer
-from groklab.resources import reexec_with_single_arena
-from groklab.train import train_cell
+from groklab.config.cells import CellConfig
+from groklab.training.data import make_split
+from groklab.training.models import build_model
+from groklab.training.observables import REGISTRY, make_probe
+from groklab.training.optim import EnsembleOptimizer
+from groklab.training.resources import reexec_with_single_arena
+from groklab.training.loop import train_cell
 
 
 def base_cell(path: str, steps: int, enabled: bool) -> CellConfig:

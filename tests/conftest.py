@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from groklab.config import CellConfig
+from groklab.config.cells import CellConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MALLOC_ARENA_MAX", "1")

@@ -3,10 +3,12 @@ errors with their line, and the workflow refusing such a config before any job."
 
 import pytest
 
+from groklab.checks import check_config
+
 from conftest import copy_workflow, run_cli
-from groklab.claims import check_paper
-from groklab.config import ConfigError, load_yaml_file, validate
-from groklab.matrix import check_hmm, expand, studies
+from groklab.analysis.claims import check_paper
+from groklab.config.cells import ConfigError, load_yaml_file, validate
+from groklab.config.matrix import check_hmm, expand, studies
 
 
 def config(**top):
@@ -80,7 +82,7 @@ def test_workflow_refuses_a_config_yaml_with_a_syntax_error_before_any_job(tmp_p
 def trained(tmp_path_factory):
     """A finished run directory of a tiny cell (copied per test before it is damaged)."""
     from conftest import tiny_cell
-    from groklab.train import train_cell
+    from groklab.training.loop import train_cell
 
     cell = tiny_cell(training={"steps": 20, "eval_every": 10, "seeds": [0]})
     out = tmp_path_factory.mktemp("run") / "cell"
@@ -101,7 +103,7 @@ def trained(tmp_path_factory):
 def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damage, message):
     import shutil
 
-    from groklab.results import run_dir_problem
+    from groklab.training.rundir import run_dir_problem
 
     cell, src = trained
     run = tmp_path / "cell"
@@ -132,13 +134,13 @@ def test_intervention_rules_are_checked_naming_the_key(rule, message):
     cfg = config(matrix={"include": [{"name": "r", "set": {"training.interventions": [rule],
                                                            **({"task.operations": ["add", "sub"]} if two_ops else {})}}]})
     with pytest.raises(ConfigError) as err:
-        expand(cfg)
+        check_config(cfg)      # the one validation path (the observables registry is checked there)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert "[matrix cell r]" in str(err.value) or "matrix.include" in str(err.value) or message.startswith("interventions")
 
 
 def test_hmm_state_rules_are_checked_against_the_matrix_map():
-    from groklab.matrix import check_map_states, map_cells
+    from groklab.config.matrix import check_map_states, map_cells
 
     rule = {"when": "hmm_state", "state": 6, "set": {"weight_decay": 3.0}}
     cfg = config(matrix={"axes": {}, "include": [{"name": "b", "set": {"training.interventions": [rule]}}]}, studies={})

@@ -1,7 +1,7 @@
 import pytest
 
-from groklab.config import CellConfig, ConfigError, load_cell_file, validate
-from groklab.matrix import expand
+from groklab.config.cells import CellConfig, ConfigError, load_cell_file, validate
+from groklab.config.matrix import expand
 
 
 def test_defaults_are_filled_from_the_schema():

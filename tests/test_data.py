@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from groklab.config import ConfigError, TaskConfig
-from groklab.data import make_split, operation_table
+from groklab.config.cells import ConfigError, TaskConfig
+from groklab.training.data import make_split, operation_table
 
 
 @pytest.mark.parametrize("p", [5, 13, 97])
@@ -91,7 +91,7 @@ def test_s5_is_the_symmetric_group():
 
 
 def test_sparse_parity_tokens_and_labels():
-    from groklab.config import CellConfig
+    from groklab.config.cells import CellConfig
     cell = CellConfig.from_dict({"task": {"operations": ["parity"], "parity_bits": 6, "parity_k": 2, "train_fraction": 0.5}})
     t = cell.task
     assert (t.seq_len, t.n_classes, t.vocab_size) == (7, 2, 4)
@@ -103,6 +103,6 @@ def test_sparse_parity_tokens_and_labels():
 
 
 def test_solo_tasks_cannot_share_a_cell():
-    from groklab.config import CellConfig
+    from groklab.config.cells import CellConfig
     with pytest.raises(ConfigError, match="cell.task.operations: s5 has its own number space"):
         CellConfig.from_dict({"task": {"operations": ["s5", "add"]}})

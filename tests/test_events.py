@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from groklab.events import cell_events, model_events
+from groklab.analysis.events import cell_events, model_events
 
 
 def test_events_from_known_curves():

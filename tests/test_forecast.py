@@ -4,7 +4,7 @@ grok step, so the observables model must beat the median baseline under leave-on
 import numpy as np
 import pandas as pd
 
-from groklab.forecast import evaluate_forecasts, feature_weights, features, run_targets
+from groklab.analysis.forecast import evaluate_forecasts, feature_weights, features, run_targets
 
 
 def synthetic(n_cells=6, seeds=4):
@@ -35,7 +35,7 @@ def test_forecast_beats_the_median_baseline_on_a_known_relation():
 
 
 def test_mechanics_tables_without_any_grokked_run_are_empty_not_errors():
-    from groklab.mechanics import forecast_tables, leadlag_tables
+    from groklab.analysis.mechanics import forecast_tables, leadlag_tables
 
     obs, metrics, runs = synthetic(n_cells=2, seeds=2)
     runs = runs.assign(grokked=False, grok_step=float("nan"), memorisation_step=50.0)
@@ -66,8 +66,8 @@ def two_regime_runs(n_cells=6, seeds=4):
 
 
 def test_hmm_state_occupancy_forecasts_what_the_cut_off_values_cannot():
-    from groklab.config import validate
-    from groklab.mechanics import forecast_tables
+    from groklab.config.cells import validate
+    from groklab.analysis.mechanics import forecast_tables
 
     obs, metrics, runs = two_regime_runs()
     hmm = {**validate({})["hmm"], "features": ["f0", "f1"], "restarts": 2, "K": 2}
@@ -78,8 +78,8 @@ def test_hmm_state_occupancy_forecasts_what_the_cut_off_values_cannot():
 
 
 def test_fold_maps_never_see_the_held_out_cell():
-    from groklab.config import validate
-    from groklab.forecast import fold_maps
+    from groklab.config.cells import validate
+    from groklab.analysis.forecast import fold_maps
 
     obs, _, _ = two_regime_runs(n_cells=3, seeds=2)
     hmm = {**validate({})["hmm"], "features": ["f0", "f1"], "restarts": 1}

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 
-from groklab.config import validate
-from groklab.hmm import build_sequences, detour_state, detour_table, fit_study
+from groklab.config.cells import validate
+from groklab.analysis.hmm import build_sequences, detour_state, detour_table, fit_study
 
 CFG = {**validate({})["hmm"], "features": ["f0", "f1"], "k_max": 5, "restarts": 3}
 
@@ -82,7 +82,7 @@ def test_detour_table_finds_a_slow_state():
 def test_a_state_no_run_ever_leaves_is_absorbing():
     """Runs that end in a state of their own give EM a zero transition row: that state becomes
     absorbing instead of an invalid model (hmmlearn refuses rows that do not sum to 1)."""
-    from groklab.hmm import fit_one
+    from groklab.analysis.hmm import fit_one
 
     rng = np.random.default_rng(0)
     X = [np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(50, 1, (1, 2))]) for _ in range(4)]

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from hmmlearn.hmm import GaussianHMM
 
-from groklab.config import validate
-from groklab.hmm import build_sequences, fit_study, model_record
-from groklab.hmm_decode import ForwardFilter, Scaler, model_from_record, prefix_occupancy
+from groklab.config.cells import validate
+from groklab.analysis.hmm import build_sequences, fit_study, model_record
+from groklab.maps.decode import ForwardFilter, Scaler, model_from_record, prefix_occupancy
 
 CFG = {**validate({})["hmm"], "features": ["f0", "f1"], "k_max": 4, "restarts": 2}
 

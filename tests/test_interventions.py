@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from conftest import kill_after_first_checkpoint, tiny_cell
-from groklab.config import ConfigError
-from groklab.train import train_cell
+from groklab.config.cells import ConfigError
+from groklab.training.loop import train_cell
 
 
 def cell(task=None, optimizer=None, **training):

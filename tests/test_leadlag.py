@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.leadlag import change_point, half_time, normalised_progress, rank_observables, run_changes
+from groklab.analysis.leadlag import change_point, half_time, normalised_progress, rank_observables, run_changes
 
 
 def test_change_point_finds_a_step_and_its_size():

@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
-import groklab.config as config_module
-from groklab.config import CellConfig, ConfigError
-from groklab.matrix import Study, cell_record, expand, studies
+import groklab.config.cells as config_module
+from groklab.config.cells import CellConfig, ConfigError
+from groklab.config.matrix import Study, cell_record, expand, studies
 
 AXES = {
     "op": {"key": "task.operations", "values": {"add": ["add"], "x2_plus_y2": ["x2_plus_y2"], "div": ["div"]}},

@@ -1,10 +1,10 @@
 import torch
 import pytest
 
-from groklab.config import CellConfig
-from groklab.data import make_split
-from groklab.models import build_model
-from groklab.models.reference import ReferenceTransformer
+from groklab.config.cells import CellConfig
+from groklab.training.data import make_split
+from groklab.training.models import build_model
+from groklab.training.models.reference import ReferenceTransformer
 
 
 def cell(**model):

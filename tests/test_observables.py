@@ -4,15 +4,15 @@ import pandas as pd
 import pytest
 import torch
 
-from groklab.config import CellConfig
-from groklab.data import make_split
-from groklab.losses import per_model_loss
-from groklab.models import build_model
-from groklab.observables import REGISTRY, distinct_count, make_probe, observe
-from groklab.observables.fourier import excluded_loss, gini, restricted_loss
-from groklab.observables.geometry import top_hessian_eigenvalue
-from groklab.optim import EnsembleOptimizer
-from groklab.train import train_cell
+from groklab.config.cells import CellConfig
+from groklab.training.data import make_split
+from groklab.training.losses import per_model_loss
+from groklab.training.models import build_model
+from groklab.training.observables import REGISTRY, distinct_count, make_probe, observe
+from groklab.training.observables.fourier import excluded_loss, gini, restricted_loss
+from groklab.training.observables.geometry import top_hessian_eigenvalue
+from groklab.training.optim import EnsembleOptimizer
+from groklab.training.loop import train_cell
 from conftest import tiny_cell
 
 
@@ -133,13 +133,13 @@ def test_observables_do_not_change_training(tmp_path):
 
 
 def test_observables_doc_is_up_to_date(root):
-    from groklab.observables.doc import render
+    from groklab.training.observables.doc import render
     assert (root / "docs" / "observables.md").read_text() == render(), "run: groklab observables-doc"
 
 
 def test_neuron_key_fraction_is_a_fraction_and_only_for_addition():
     probe = probe_for(CellConfig.from_dict({"task": {"p": 13}, "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0, 1])
-    from groklab.observables.fourier import neuron_key_fraction
+    from groklab.training.observables.fourier import neuron_key_fraction
     v = neuron_key_fraction(probe)[""]
     assert ((v > 0) & (v <= 1 + 1e-6)).all()
     div = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": ["div"]},
@@ -167,7 +167,7 @@ def test_an_mlp_cell_records_every_observable_without_error(tmp_path):
     import pandas as pd
 
     from conftest import tiny_cell
-    from groklab.train import train_cell
+    from groklab.training.loop import train_cell
 
     cell = tiny_cell(model={"arch": "mlp", "d_mlp": 32},
                      training={"steps": 20, "eval_every": 10, "observables": {"expensive_every": 1}})

@@ -1,4 +1,4 @@
-"""Gradient filters, base optimizers, schedules and losses of groklab.optim / groklab.losses.
+"""Gradient filters, base optimizers, schedules and losses of groklab.training.optim / groklab.training.losses.
 
 Tensors are tiny: parameters (E, 4, 3), (E, 5) and (E,), a handful of steps per test.
 """
@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as Fn
 
-from groklab.config import OptimizerConfig, ScheduleConfig
-from groklab.losses import per_example_loss, per_model_loss
-from groklab import optim
-from groklab.optim import (EnsembleOptimizer, build_filters, gaussian_noise, grokfast_ema, grokfast_ma,
+from groklab.config.cells import OptimizerConfig, ScheduleConfig
+from groklab.training.losses import per_example_loss, per_model_loss
+from groklab.training import optim
+from groklab.training.optim import (EnsembleOptimizer, build_filters, gaussian_noise, grokfast_ema, grokfast_ma,
                            lr_lambda, orthograd)
 from groklab.seeding import generator
 

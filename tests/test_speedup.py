@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, WEAKER, claim_row, verdict
+from groklab.analysis.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, WEAKER, claim_row, verdict
 from groklab.paper.latex import escape, format_value, macro_name
-from groklab.phases import locate_phases
-from groklab.speedup import censor, study_table
-from groklab.stats import mean_ci, ratio_ci
+from groklab.analysis.phases import locate_phases
+from groklab.analysis.speedup import censor, study_table
+from groklab.analysis.stats import mean_ci, ratio_ci
 
 
 def runs(cell, grok, mem=100, budget=1000, op="div"):
@@ -100,7 +100,7 @@ def test_latex_formatting_and_macro_names():
 def test_phase_diagram_figure_marks_never_grokked_cells(tmp_path):
     from types import SimpleNamespace
 
-    from groklab.plots import phase_diagram
+    from groklab.paper.plots import phase_diagram
 
     cells = {f"p~{p}__lr~{lr}__wd~{wd}": {"p": str(p), "lr": str(lr), "wd": str(wd)}
              for p in (17, 113) for lr in (0.001, 0.01) for wd in (0.1, 1)}
@@ -121,7 +121,7 @@ def test_diverged_models_are_counted_and_censored_in_the_tables():
 
 
 def test_claims_without_studies_and_phases_without_observables():
-    from groklab.claims import claims_table
+    from groklab.analysis.claims import claims_table
 
     claim = {"name": "x", "study": "s", "variant": "v", "operation": "div", "metric": "delay", "claimed": 8,
              "description": ""}

@@ -1,7 +1,7 @@
 import pandas as pd
 import yaml
 
-from groklab.train import train_cell
+from groklab.training.loop import train_cell
 from conftest import kill_after_first_checkpoint, tiny_cell
 
 
@@ -56,7 +56,7 @@ def test_killed_after_checkpoint_resumes_to_identical_metrics(tmp_path):
 
 
 def test_smoke_cell_groks_and_stops_early(tmp_path, root):
-    from groklab.config import load_cell_file
+    from groklab.config.cells import load_cell_file
     cell = load_cell_file(str(root / "tests" / "data" / "smoke.yaml"))
     m = train_cell(cell, tmp_path, progress=False)
     last = m.groupby("seed").tail(4)
@@ -68,7 +68,7 @@ def test_smoke_cell_groks_and_stops_early(tmp_path, root):
 
 
 def test_multitask_balanced_minibatch_reports_each_operation(tmp_path):
-    from groklab.batches import Batches
+    from groklab.training.batches import Batches
     cell = tiny_cell(task={"operations": ["add", "div"]}, training={"batch_size": 20, "steps": 40})
     m = train_cell(cell, tmp_path, progress=False)
     for col in ("train_acc/add", "test_acc/div", "train_loss/div", "test_loss/add"):
@@ -76,7 +76,7 @@ def test_multitask_balanced_minibatch_reports_each_operation(tmp_path):
     b = Batches([0, 1], [169, 156], 20)
     idx = b.next()
     assert idx.shape == (2, 20) and ((idx < 169).sum(1) == 10).all()     # 10 examples of each op per model
-    from groklab.aggregate import summarise_runs
+    from groklab.analysis.aggregate import summarise_runs
     runs = summarise_runs([tmp_path])
     assert sorted(runs.operation.unique()) == ["add", "div"] and len(runs) == 6
 
@@ -89,8 +89,8 @@ def test_scaled_budget_trains_steps_times_operations(tmp_path):
 
 def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
     import torch
-    from groklab.data import make_split
-    from groklab.train import GroupRun
+    from groklab.training.data import make_split
+    from groklab.training.loop import GroupRun
     cell = tiny_cell(training={"steps": 40})
     split = make_split(cell.task)
     runs = {}
@@ -116,6 +116,6 @@ def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
 def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
     cell = tiny_cell(optimizer={"name": "sgd", "lr": 1.0e12, "weight_decay": 0.0}, training={"steps": 20})
     m = train_cell(cell, tmp_path, progress=False)
-    from groklab.aggregate import summarise_runs
+    from groklab.analysis.aggregate import summarise_runs
     runs = summarise_runs([tmp_path])
     assert runs.diverged.all() and m.diverged.iloc[-1]

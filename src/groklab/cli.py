@@ -7,11 +7,11 @@ import argparse
 import sys
 
 
-from .config import ConfigError, load_cell_file, load_yaml_file
+from groklab.config.cells import ConfigError, load_cell_file, load_yaml_file
 
 
 def _train(args) -> int:
-    from .train import train_cell
+    from groklab.training.loop import train_cell
 
     cell = load_cell_file(args.config)
     if args.steps is not None:
@@ -23,10 +23,10 @@ def _train(args) -> int:
 
 
 def _cells(args) -> int:
-    from .matrix import expand
+    from groklab.checks import check_config
 
     raw = load_yaml_file(args.config) or {}
-    for cell in expand(raw):
+    for cell in check_config(raw).cells.values():
         print(f"{cell.id}\t{len(cell.config.training.seeds)} seeds")
     return 0
 
@@ -34,8 +34,8 @@ def _cells(args) -> int:
 def _observables_doc(args) -> int:
     from pathlib import Path
 
-    from . import io
-    from .observables.doc import render
+    from groklab import io
+    from groklab.training.observables.doc import render
 
     io.write_text(Path(args.out), render())
     print(f"wrote {args.out}")
@@ -47,7 +47,7 @@ def _audit(args) -> int:
     import json
     from pathlib import Path
 
-    from .paper import provenance, queries
+    from groklab.paper import provenance, queries
 
     try:
         records = provenance.load(args.provenance)
@@ -72,8 +72,8 @@ def _summary(args) -> int:
     """Per-cell grok events of a results directory as a Markdown table (e.g. a calibration sweep)."""
     from pathlib import Path
 
-    from .aggregate import summarise_runs
-    from .speedup import censor
+    from groklab.analysis.aggregate import summarise_runs
+    from groklab.analysis.speedup import censor
 
     dirs = sorted(p.parent for p in Path(args.runs).glob("*/metrics.parquet"))
     if not dirs:
@@ -93,7 +93,7 @@ def _summary(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
-        from .resources import reexec_with_single_arena
+        from groklab.training.resources import reexec_with_single_arena
 
         reexec_with_single_arena()
     parser = argparse.ArgumentParser(prog="groklab", description=__doc__)

@@ -9,7 +9,7 @@ rule aggregate_runs:
     input:
         metrics=all_run_files("metrics.parquet"),
         configs=all_run_files("config.json"),
-        code=code_files("events.py", "aggregate.py"),
+        code=code_files("aggregate_runs"),
     output:
         RUNS_SUMMARY,
     conda:
@@ -28,7 +28,7 @@ rule mechanics:
         metrics=all_run_files("metrics.parquet"),
         runs=RUNS_SUMMARY,
         **MATRIX_MAP_FILES,
-        code=code_files("mechanics.py", "leadlag.py", "forecast.py", "collect.py", "hmm.py", "hmm_decode.py"),
+        code=code_files("mechanics"),
     output:
         changes=f"{RESULTS}/mechanics/changes.parquet",
         leadlag=report(f"{RESULTS}/mechanics/leadlag.parquet", caption="../report/leadlag-table.rst", category="Tables"),

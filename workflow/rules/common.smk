@@ -7,25 +7,19 @@ import sys
 from snakemake.utils import min_version
 
 import groklab
-from groklab.claims import check_paper
-from groklab.config import ConfigError
-from groklab.matrix import cell_record, check_hmm, check_map_states, expand, map_cells, studies
-from groklab.results import run_dir_problem
+from groklab.checks import check_config
+from groklab.dag import code_inputs, module_inputs
+from groklab.config.cells import ConfigError
+from groklab.config.matrix import cell_record
+from groklab.training.rundir import run_dir_problem
 
 min_version("8.0")
 
 try:
-    CELLS = {cell.id: cell for cell in expand(config)}
-    STUDIES = {s.name: s for s in studies(config, list(CELLS.values()))}
-    # The matrix training map is fitted on every cell except those whose interventions react to it
-    # (hmm_state rules), which train after it.
-    MAP_CELLS = map_cells(list(CELLS.values()))
-    check_hmm(config, list(STUDIES.values()), MAP_CELLS)
-    check_map_states(config, list(CELLS.values()))
-    check_paper(config["paper"], {s.name: [v.name for v in s.variants] for s in STUDIES.values()},
-                {c.name for c in CELLS.values()}, list(config["matrix"]["axes"]))
+    MATRIX = check_config(config)
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")
+CELLS, STUDIES, MAP_CELLS = MATRIX.cells, MATRIX.studies, MATRIX.map_cells
 
 RESULTS = config["results_dir"]
 # Finished runs that cannot be trusted (truncated file, another cell's results, older code) stop
@@ -48,9 +42,11 @@ wildcard_constraints:
     study="[A-Za-z][A-Za-z0-9_-]*",
 
 
-def code_files(*modules):
-    """groklab modules that a cheap step depends on; editing one reruns that step (never training or HMM fits)."""
-    return [f"{PACKAGE}/{m}" for m in modules]
+def code_files(script):
+    """The groklab modules a cheap step's adapter script imports (groklab.dag: its import closure);
+    editing one reruns that step. Never used for training or HMM fits, which are too costly to
+    rerun on a code edit."""
+    return code_inputs(f"{workflow.basedir}/workflow/scripts/{script}.py")
 
 
 def get_cell_record(wildcards):
@@ -89,7 +85,6 @@ GENERATED = f"{PAPER}/generated"
 MAIN_TEX = os.path.relpath(f"{workflow.basedir}/paper/main.tex")
 # The groklab code that actually runs (the checkout's src/ with the editable install of scripts/setup.sh).
 PACKAGE = os.path.dirname(groklab.__file__)
-PLOTS = f"{PACKAGE}/plots"
 MULTI_TASK = [c.name for c in CELLS.values() if len(c.config.task.operations) > 1]
 CELL_NAMES = {c.name: c for c in CELLS.values()}
 PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations for c in CELLS.values()})
@@ -128,7 +123,7 @@ if not LATEX:
 # Figures: each figure job lists its own plotting module and the shared style as inputs.
 def plot_inputs(module):
     """The figure's own module and what every figure shares (style, table readers)."""
-    return {"module": f"{PLOTS}/{module}.py", "style": f"{PLOTS}/style.py", "readers": f"{PACKAGE}/collect.py"}
+    return {"code": module_inputs(f"groklab.paper.plots.{module}")}
 
 
 def figure_output(figure, study_wildcard=False):

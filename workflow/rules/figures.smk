@@ -105,7 +105,6 @@ rule figure_speedups:
 rule figure_progress:
     input:
         **plot_inputs("progress"),
-        phases=f"{PACKAGE}/phases.py",
         metrics=f"{RESULTS}/runs/{CELL_NAMES[PROGRESS_CELL].id}/metrics.parquet" if PROGRESS_CELL else [],
         observables=f"{RESULTS}/runs/{CELL_NAMES[PROGRESS_CELL].id}/observables.parquet" if PROGRESS_CELL else [],
     output:
@@ -144,7 +143,6 @@ rule figure_per_operation:
 rule figure_trajectories:
     input:
         **plot_inputs("trajectories"),
-        leadlag=f"{PACKAGE}/leadlag.py",
         observables=[f"{RESULTS}/runs/{i}/observables.parquet" for i in study_cells_named()],
         runs=RUNS_SUMMARY,
     output:
@@ -163,7 +161,6 @@ rule figure_trajectories:
 rule figure_lead_heatmap:
     input:
         **plot_inputs("lead_heatmap"),
-        leadlag=f"{PACKAGE}/leadlag.py",
         observables=[f"{RESULTS}/runs/{i}/observables.parquet" for i in study_cells_named()],
         runs=RUNS_SUMMARY,
     output:

@@ -11,7 +11,7 @@ rule speedup_tables:
     """Per study: grok step and delay with intervals, speedups vs the baseline; the claims table."""
     input:
         runs=RUNS_SUMMARY,
-        code=code_files("speedup.py", "claims.py", "stats.py"),
+        code=code_files("speedup_tables"),
     output:
         speedups=report(SPEEDUPS, caption="../report/speedups-table.rst", category="Tables"),
         claims=report(CLAIMS, caption="../report/claims-table.rst", category="Tables"),
@@ -34,9 +34,7 @@ rule numbers:
         observables=all_run_files("observables.parquet"),
         hmm=[f"{RESULTS}/hmm/{s}/model.json" for s in STUDIES],
         **MATRIX_MAP_FILES,
-        code=code_files("speedup.py", "claims.py", "stats.py", "phases.py", "events.py", "paper/numbers.py",
-                        "paper/queries.py", "paper/build.py", "paper/latex.py", "mechanics.py", "leadlag.py",
-                        "forecast.py", "collect.py", "hmm.py", "hmm_decode.py"),
+        code=code_files("numbers"),
     output:
         NUMBERS_OUTPUTS,
     params:
@@ -49,7 +47,7 @@ rule numbers:
         hmm=config["hmm"] if MAP_CELLS else None,
         study_figures=STUDY_FIGURE_FILES,
         global_figures=GLOBAL_FIGURE_FILES,
-        repo=lambda w, input: os.path.dirname(input.code[0]),
+        repo=PACKAGE,
     conda:
         "../envs/groklab.yaml"
     log:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from groklab import io
-from groklab.aggregate import summarise_runs
+from groklab.analysis.aggregate import summarise_runs
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 runs = summarise_runs([Path(p).parent for p in snakemake.input.metrics])

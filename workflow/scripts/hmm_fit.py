@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from groklab import io
-from groklab.aggregate import summarise_runs
-from groklab.hmm import detour_state, detour_table, fit_study, model_record
+from groklab.analysis.aggregate import summarise_runs
+from groklab.analysis.hmm import detour_state, detour_table, fit_study, model_record
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 
 from groklab import io
-from groklab.mechanics import forecast_tables, hmm_inputs, leadlag_tables, load_inputs
+from groklab.analysis.mechanics import forecast_tables, hmm_inputs, leadlag_tables, load_inputs
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 cells = snakemake.params.cells
@@ -15,7 +15,7 @@ runs = pd.read_parquet(snakemake.input.runs)
 changes, ranking = leadlag_tables(obs, runs, snakemake.params.studies)
 io.write_parquet(snakemake.output.changes, changes)
 io.write_parquet(snakemake.output.leadlag, ranking)
-# the state-occupancy forecast refits the matrix map's K states in every fold (groklab.forecast);
+# the state-occupancy forecast refits the matrix map's K states in every fold (groklab.analysis.forecast);
 # without a matrix map (no cell records observables) that feature set is left out
 hmm, hmm_obs = snakemake.params.hmm, None
 if hmm is not None:

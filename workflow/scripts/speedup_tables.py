@@ -5,8 +5,8 @@ import sys
 import pandas as pd
 
 from groklab import io
-from groklab.claims import claims_table
-from groklab.speedup import speedup_tables
+from groklab.analysis.claims import claims_table
+from groklab.analysis.speedup import speedup_tables
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 paper = snakemake.params.paper

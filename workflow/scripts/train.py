@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from groklab.config import CellConfig
-from groklab.train import train_cell
+from groklab.config.cells import CellConfig
+from groklab.training.loop import train_cell
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)

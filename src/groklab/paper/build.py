@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import io
-from ..claims import NOT_RUN
-from .latex import escape, format_value, macro_name, macros, table
-from .numbers import (CLAIM_COLUMNS, DEFAULT_CLAIMS, FORECAST_SETS, LEADLAG_COLUMNS, LEADLAG_ROWS, Context, Number,
+from groklab import io
+from groklab.analysis.claims import NOT_RUN
+from groklab.paper.latex import escape, format_value, macro_name, macros, table
+from groklab.paper.numbers import (CLAIM_COLUMNS, DEFAULT_CLAIMS, FORECAST_SETS, LEADLAG_COLUMNS, LEADLAG_ROWS, Context, Number,
                       evaluate_all, paper_numbers)
-from .provenance import records
+from groklab.paper.provenance import records
+from groklab.vocabulary import HMM_STATE
 
 METRIC_LABELS = {"grok_step": "grok step", "grok_pct": "grok \\%", "delay": "delay", "delay_pct": "delay \\%"}
 
@@ -81,7 +82,7 @@ def leadlag_tex(text: dict[str, str]) -> str:
 
 
 def forecast_tex(text: dict[str, str]) -> str:
-    from ..forecast import CUTOFFS
+    from groklab.analysis.forecast import CUTOFFS
 
     names = {"observables": "observables", "hmm_occupancy": "HMM state occupancy", "train_accuracy": "train accuracy only",
              "median": "median (baseline)"}
@@ -142,7 +143,7 @@ def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[st
 
 def rule_text(rule: dict) -> str:
     """An intervention rule in LaTeX: its condition -> its settings."""
-    if rule["when"] == "hmm_state":
+    if rule["when"] == HMM_STATE:
         cond = ("enters the matrix map's detour state" if rule["state"] == "detour"
                 else f"enters matrix-map state {rule['state']}")
     else:

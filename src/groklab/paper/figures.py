@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Figure:
-    module: str      # groklab.plots.<module>.render draws it
+    module: str      # groklab.paper.plots.<module>.render draws it
     scope: str       # "study": one PDF per study; "global": one PDF
     caption: str
 

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .latex import macro_name
-from .provenance import Number
-from .queries import evaluate
+from groklab.paper.latex import macro_name
+from groklab.paper.provenance import Number
+from groklab.paper.queries import evaluate
 
 # Claims main.tex quotes by name: always defined ("not run" when the config has no such claim).
 DEFAULT_CLAIMS = ("sgd", "diversity", "sparse", "divmul", "divadd", "divsub")
@@ -38,7 +38,7 @@ def _training_provenance(config_json: str) -> dict:
 @dataclass
 class Context:
     results: str                                    # results_dir, relative to the working directory
-    cells: dict[str, dict]                          # name -> cell record (groklab.matrix.cell_record)
+    cells: dict[str, dict]                          # name -> cell record (groklab.config.matrix.cell_record)
     studies: dict[str, tuple[str, list[str], str]]  # name -> (baseline, variants, description)
     paper: dict                                     # config["paper"], defaults filled
     hmm: dict | None = None                         # config["hmm"]: the forecast's state-occupancy set
@@ -73,7 +73,7 @@ class Context:
 
     @property
     def progress_cell(self) -> str | None:
-        from .figures import progress_cell
+        from groklab.paper.figures import progress_cell
 
         return progress_cell(self.paper, {n: c["config"]["task"]["operations"] for n, c in self.cells.items()})
 
@@ -197,7 +197,7 @@ def leadlag_numbers(ctx: Context) -> list[Number]:
 
 def forecast_numbers(ctx: Context) -> list[Number]:
     """Table cells forecast/<cutoff %>/<features>/<target> over every cell, and Forecast* macros."""
-    from ..forecast import CUTOFFS
+    from groklab.analysis.forecast import CUTOFFS
 
     cells = list(ctx.cells)
     threshold = ctx.cells[cells[0]]["config"]["training"]["memorise_threshold"]

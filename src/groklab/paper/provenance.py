@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import queries
-from ..io import sha256_file as sha256
+from groklab.paper import queries
+from groklab.io import sha256_file as sha256
 
 
 @dataclass

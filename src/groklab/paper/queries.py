@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..aggregate import summarise_runs
-from ..claims import claim_row
-from ..phases import locate_phases
-from ..seeding import derive_seed
-from ..speedup import censor, cell_stats, speedup_row
+from groklab.analysis.aggregate import summarise_runs
+from groklab.analysis.claims import claim_row
+from groklab.analysis.phases import locate_phases
+from groklab.seeding import derive_seed
+from groklab.analysis.speedup import censor, cell_stats, speedup_row
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,7 +98,7 @@ def observable_count(observables: str) -> int:
 
 
 def phase_step(run_dir: str, seed: int, phase: str, thresholds: dict):
-    """Step where one of Nanda et al.'s phases ends in one model (groklab.phases)."""
+    """Step where one of Nanda et al.'s phases ends in one model (groklab.analysis.phases)."""
     metrics = pd.read_parquet(Path(run_dir) / "metrics.parquet")
     obs = pd.read_parquet(Path(run_dir) / "observables.parquet")
     return locate_phases(metrics[metrics.seed == seed], obs[obs.seed == seed], thresholds)[phase]
@@ -111,7 +111,7 @@ def _cell_names(run_dirs) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=None)
 def _mechanics_inputs(run_dirs: tuple[str, ...]):
-    from ..mechanics import load_inputs
+    from groklab.analysis.mechanics import load_inputs
 
     cells = _cell_names(run_dirs)
     obs, metrics = load_inputs([f"{d}/observables.parquet" for d in run_dirs], [f"{d}/metrics.parquet" for d in run_dirs],
@@ -121,7 +121,7 @@ def _mechanics_inputs(run_dirs: tuple[str, ...]):
 
 @functools.lru_cache(maxsize=None)
 def _ranking(run_dirs: tuple[str, ...]) -> pd.DataFrame:
-    from ..mechanics import ALL, leadlag_tables
+    from groklab.analysis.mechanics import ALL, leadlag_tables
 
     obs, _, runs = _mechanics_inputs(run_dirs)
     ranking = leadlag_tables(obs, runs, {}, all_cells=sorted(runs["cell"].unique()))[1]
@@ -137,7 +137,7 @@ def leadlag(run_dirs: list[str], rank: int, column: str):
 @functools.lru_cache(maxsize=None)
 def _forecast(run_dirs: tuple[str, ...], memorise_threshold: float, hmm_json: str | None,
               matrix_map: str | None) -> pd.DataFrame:
-    from ..mechanics import forecast_tables, hmm_inputs
+    from groklab.analysis.mechanics import forecast_tables, hmm_inputs
 
     obs, metrics, runs = _mechanics_inputs(run_dirs)
     if hmm_json is None:

@@ -1,0 +1,268 @@
+"""HMM training maps (Hu et al. 2024, "Latent State Models of Training Dynamics").
+
+Each run (cell, seed) is a sequence of feature vectors, one per evaluation step, z-scored
+within the run (a study map, as Hu et al.) or on one pooled scale for all runs (the matrix map,
+which groklab.maps.decode applies to runs while they train). A diagonal-covariance `hmmlearn.hmm.GaussianHMM` is fitted for K = 1..k_max
+with seeded restarts; K is chosen by a rule (lowest BIC by default), states are put in a
+canonical order, and each run gets a Viterbi path. From the paths: the training map
+(states and the transitions that occur) and the detour table (does visiting a state go
+with a later grok step?).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from hmmlearn.hmm import GaussianHMM
+from scipy import stats
+
+from groklab.maps.decode import Scaler
+from groklab.maps.features import MIN_STD, feature_matrix
+
+log = logging.getLogger("groklab.analysis.hmm")
+# hmmlearn logs EM's rounding-size log-likelihood dips ("Model is not converging") and the zero
+# transition rows that fit_one makes absorbing; truly_converged reports real non-convergence
+logging.getLogger("hmmlearn").setLevel(logging.ERROR)
+
+
+@dataclass
+class Sequences:
+    runs: pd.DataFrame          # one row per kept run: cell, seed, length
+    X: list[np.ndarray]         # per run (T_r, D), z-scored within the run or by `scaler`
+    steps: list[np.ndarray]     # per run (T_r,)
+    features: list[str]
+    dropped: pd.DataFrame       # cell, seed, reason
+    scaler: Scaler | None = None   # pooled normalisation (None: within each run)
+
+
+def build_sequences(obs: pd.DataFrame, features: list[str], normalise: str = "run",
+                    scaler: Scaler | None = None) -> Sequences:
+    """obs: observables rows with columns cell, seed, step and the observables of every run.
+
+    normalise "run": z-score each run within itself; "pooled": one Scaler for all runs, fitted
+    on them unless `scaler` is given (a held-out run put on a training map's scale)."""
+    raw, steps, kept, dropped = [], [], [], []
+    for (cell, seed), run in obs.sort_values("step").groupby(["cell", "seed"], sort=True):
+        F = feature_matrix(run, features)
+        rows = F.notna().all(axis=1).to_numpy()            # expensive-only columns leave NaN rows
+        values = F.to_numpy(dtype=float)[rows]
+        if not np.isfinite(values).all():
+            dropped.append((cell, seed, "non-finite feature values (diverged run)"))
+            continue
+        if len(values) < 2:
+            dropped.append((cell, seed, f"only {len(values)} observation(s)"))
+            continue
+        raw.append(values)
+        steps.append(run["step"].to_numpy()[rows])
+        kept.append((cell, seed, len(values)))
+    for cell, seed, reason in dropped:
+        log.warning("hmm: dropped run %s seed %s: %s", cell, seed, reason)
+    if normalise == "pooled":
+        scaler = scaler or (Scaler.fit(np.concatenate(raw)) if raw else None)
+        X = [scaler.transform(v) for v in raw]
+    else:
+        X = [_zscore(v) for v in raw]
+    return Sequences(pd.DataFrame(kept, columns=["cell", "seed", "length"]), X, steps, list(features),
+                     pd.DataFrame(dropped, columns=["cell", "seed", "reason"]), scaler if normalise == "pooled" else None)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    std = values.std(0)
+    # a constant feature carries no information within the run: z-score to 0, not NaN
+    return (values - values.mean(0)) / np.where(std < MIN_STD, 1.0, std)
+
+
+def truly_converged(model: GaussianHMM, tol: float, n_iter: int) -> bool:
+    """hmmlearn's `converged` is also True when EM merely hit n_iter: check the last gain."""
+    h = model.monitor_.history
+    return model.monitor_.iter < n_iter or (len(h) >= 2 and abs(h[-1] - h[-2]) < tol)
+
+
+def fit_one(X: list[np.ndarray], K: int, seed: int, n_iter: int, tol: float) -> GaussianHMM:
+    model = GaussianHMM(n_components=K, covariance_type="diag", n_iter=n_iter, tol=tol,
+                        random_state=seed, min_covar=1e-3)
+    model.fit(np.concatenate(X), [len(x) for x in X])
+    # EM leaves a zero row for a state no sequence ever leaves (e.g. the last state of the runs
+    # that end in it): that state is absorbing, not undefined
+    stuck = model.transmat_.sum(1) == 0
+    if stuck.any():
+        model.transmat_ = np.where(stuck[:, None], np.eye(K), model.transmat_)
+    return model
+
+
+def fit_best(X, K, restarts, seed, n_iter, tol) -> tuple[GaussianHMM, int, float]:
+    """Best of `restarts` seeded fits by training log-likelihood: (model, restart index, ll)."""
+    best = None
+    for r in range(restarts):
+        model = fit_one(X, K, seed * 1000 + 97 * K + r, n_iter, tol)
+        ll = model.score(np.concatenate(X), [len(x) for x in X])
+        if best is None or ll > best[2]:
+            best = (model, r, ll)
+    return best
+
+
+def select_k(seq: Sequences, cfg: dict) -> tuple[pd.DataFrame, int]:
+    """The selection curve over K = 1..k_max and the chosen K."""
+    n = len(seq.X)
+    rng = np.random.default_rng(cfg["seed"])
+    n_held = int(round(cfg["held_out_fraction"] * n)) if n > 1 else 0
+    held = set(rng.permutation(n)[:n_held].tolist())
+    train = [x for i, x in enumerate(seq.X) if i not in held]
+    test = [x for i, x in enumerate(seq.X) if i in held]
+    n_obs = sum(len(x) for x in train)
+    rows = []
+    for K in range(1, cfg["k_max"] + 1):
+        if K > n_obs:
+            break
+        model, restart, ll = fit_best(train, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+        Xt, Lt = np.concatenate(train), [len(x) for x in train]
+        held_ll = model.score(np.concatenate(test), [len(x) for x in test]) / sum(map(len, test)) if test else np.nan
+        rows.append({"K": K, "train_ll": ll, "heldout_ll_per_obs": held_ll, "aic": model.aic(Xt, Lt),
+                     "bic": model.bic(Xt, Lt), "best_restart": restart, "em_iterations": model.monitor_.iter,
+                     "converged": truly_converged(model, cfg["tol"], cfg["n_iter"])})
+    curve = pd.DataFrame(rows)
+    if cfg["criterion"] == "heldout" and n_held:
+        best = curve["heldout_ll_per_obs"].idxmax()
+    else:   # with no held-out runs the held-out rule falls back to BIC
+        best = curve["aic" if cfg["criterion"] == "aic" else "bic"].idxmin()
+    return curve, int(curve.loc[best, "K"])
+
+
+def canonical_order(model: GaussianHMM, paths: list[np.ndarray], features: list[str], order_by: str) -> np.ndarray:
+    """Permutation old -> rank so labels do not depend on EM's arbitrary numbering."""
+    K = model.n_components
+    if order_by == "first_visit":
+        key = []
+        for k in range(K):
+            firsts = [np.flatnonzero(p == k)[0] / max(len(p) - 1, 1) for p in paths if (p == k).any()]
+            key.append(np.mean(firsts) if firsts else np.inf)
+    else:
+        key = list(model.means_[:, features.index(order_by)])
+    order = np.lexsort((np.arange(K), np.asarray(key)))               # new index i holds old state order[i]
+    return order
+
+
+def permute(model: GaussianHMM, order: np.ndarray) -> GaussianHMM:
+    """Relabel the states of a fitted model: new state i is old state order[i]."""
+    model.startprob_ = model.startprob_[order]
+    model.transmat_ = model.transmat_[np.ix_(order, order)]
+    covars = model._covars_[order]
+    model.means_ = model.means_[order]
+    model._covars_ = covars
+    return model
+
+
+@dataclass
+class StudyMap:
+    selection: pd.DataFrame     # K, train_ll, heldout_ll_per_obs, aic, bic, best_restart, em_iterations, converged
+    K: int
+    model: GaussianHMM
+    paths: pd.DataFrame         # cell, seed, step, state
+    edges: pd.DataFrame         # source, target, probability, count (transitions that occur)
+    states: pd.DataFrame        # state, occupancy, runs_visiting, first_visit_step, feature means
+    dropped: pd.DataFrame
+    converged: bool
+    scaler: Scaler | None = None   # pooled normalisation (the matrix map), None: within each run
+
+
+def fit_study(obs: pd.DataFrame, cfg: dict, normalise: str = "run") -> StudyMap:
+    """Select K, refit on all runs, order states, decode every run, build the map."""
+    seq = build_sequences(obs, cfg["features"], normalise)
+    if not seq.X:
+        raise ValueError("hmm: no usable run (every run dropped: " + "; ".join(seq.dropped["reason"]) + ")")
+    curve, K = select_k(seq, cfg)
+    model, paths, converged = fit_ordered(seq, K, cfg)
+    path_df = pd.concat([pd.DataFrame({"cell": c, "seed": s, "step": st, "state": p})
+                         for (c, s), st, p in zip(seq.runs[["cell", "seed"]].itertuples(index=False), seq.steps, paths)],
+                        ignore_index=True)
+    return StudyMap(curve, K, model, path_df, transition_edges(model, paths), state_table(model, paths, seq),
+                    seq.dropped, converged, seq.scaler)
+
+
+def fit_ordered(seq: Sequences, K: int, cfg: dict) -> tuple[GaussianHMM, list[np.ndarray], bool]:
+    """K states fitted on every run of `seq` (best seeded restart), in canonical order, and each
+    run's Viterbi path: (model, paths, converged)."""
+    model, _, _ = fit_best(seq.X, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+    converged = truly_converged(model, cfg["tol"], cfg["n_iter"])
+    if not converged:
+        log.warning("hmm: K=%d fit did not converge within %d EM iterations", K, cfg["n_iter"])
+    raw_paths = [model.predict(x) for x in seq.X]
+    order = canonical_order(model, raw_paths, seq.features, cfg["order_by"])
+    model = permute(model, order)
+    relabel = np.argsort(order)                                        # old label -> new label
+    return model, [relabel[p] for p in raw_paths], converged
+
+
+def transition_edges(model: GaussianHMM, paths: list[np.ndarray]) -> pd.DataFrame:
+    """Edges between different states that some Viterbi path actually takes, with the model's probability."""
+    counts: dict[tuple[int, int], int] = {}
+    for p in paths:
+        for a, b in zip(p[:-1], p[1:]):
+            if a != b:
+                counts[(int(a), int(b))] = counts.get((int(a), int(b)), 0) + 1
+    rows = [{"source": a, "target": b, "probability": float(model.transmat_[a, b]), "count": n}
+            for (a, b), n in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["source", "target", "probability", "count"])
+
+
+def state_table(model: GaussianHMM, paths: list[np.ndarray], seq: Sequences) -> pd.DataFrame:
+    rows = []
+    for k in range(model.n_components):
+        visits = [st[np.flatnonzero(p == k)[0]] for p, st in zip(paths, seq.steps) if (p == k).any()]
+        occ = np.mean([np.mean(p == k) for p in paths])
+        row = {"state": k, "occupancy": occ, "runs_visiting": len(visits),
+               "mean_first_visit_step": float(np.mean(visits)) if visits else np.nan,
+               "self_transition": float(model.transmat_[k, k])}
+        row |= {f"mean:{f}": float(model.means_[k, i]) for i, f in enumerate(seq.features)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def detour_table(paths: pd.DataFrame, grok: pd.DataFrame, K: int) -> pd.DataFrame:
+    """Per state: does visiting it (and the fraction of time in it) go with a later grok step?
+
+    grok: cell, seed, grok_step, budget — never-grokked runs enter censored at their budget.
+    Pearson correlation (with p-value) of grok step with the visit indicator and with the
+    occupancy, and the least-squares line grok_step = intercept + slope * occupancy.
+    """
+    g = grok.assign(grok_at=grok["grok_step"].fillna(grok["budget"]))
+    occ = paths.groupby(["cell", "seed"])["state"].apply(lambda s: np.bincount(s, minlength=K) / len(s))
+    df = pd.DataFrame(occ.tolist(), index=occ.index).reset_index().merge(g, on=["cell", "seed"])
+    rows = []
+    for k in range(K):
+        x, y = df[k].to_numpy(), df["grok_at"].to_numpy(dtype=float)
+        visited = (x > 0).astype(float)
+        row = {"state": k, "runs": len(df), "runs_visiting": int(visited.sum()), "mean_occupancy": float(x.mean())}
+        row |= _assoc("visit", visited, y) | _assoc("occupancy", x, y)
+        if np.ptp(x) > 0 and len(x) > 2:
+            fit = stats.linregress(x, y)
+            row |= {"slope": fit.slope, "intercept": fit.intercept, "r2": fit.rvalue**2}
+        else:
+            row |= {"slope": np.nan, "intercept": np.nan, "r2": np.nan}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def detour_state(detours: pd.DataFrame, alpha: float = 0.05) -> int | None:
+    """The map's detour state: the one whose occupancy goes with the latest grok steps (largest
+    positive Pearson r of occupancy with grok step, p < alpha); None when no state qualifies."""
+    hits = detours[(detours["r_occupancy"] > 0) & (detours["p_occupancy"] < alpha)]
+    return int(hits.loc[hits["r_occupancy"].idxmax(), "state"]) if len(hits) else None
+
+
+def _assoc(name: str, x: np.ndarray, y: np.ndarray) -> dict:
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {f"r_{name}": np.nan, f"p_{name}": np.nan}     # undefined: constant input
+    r, p = stats.pearsonr(x, y)
+    return {f"r_{name}": float(r), f"p_{name}": float(p)}
+
+
+def model_record(sm: StudyMap, features: list[str]) -> dict:
+    m = sm.model
+    record = {"K": sm.K, "features": features, "converged": sm.converged, "startprob": m.startprob_.tolist(),
+              "transmat": m.transmat_.tolist(), "means": m.means_.tolist(), "covars": m._covars_.tolist(),
+              "normalise": "run" if sm.scaler is None else "pooled"}
+    return record | ({"scaler": sm.scaler.to_dict()} if sm.scaler is not None else {})

@@ -1,0 +1,363 @@
+"""One path for configuration: YAML -> schema validation (defaults filled) -> frozen dataclasses.
+
+Every error is a `ConfigError` whose message is one line naming the offending key,
+raised before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import jsonschema
+import yaml
+
+from groklab.vocabulary import GROKFAST, HMM_STATE, METRIC_SIGNALS
+
+
+class ConfigError(ValueError):
+    """A config key or value is invalid; the message names the key."""
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    text = resources.files("groklab.config").joinpath("schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(validator, properties, instance, schema):
+    # jsonschema does not fill defaults; this extension sets them before descending, so
+    # nested objects with `default: {}` get their own defaults filled in turn.
+    if isinstance(instance, dict):
+        for name, sub in properties.items():
+            if "default" in sub and name not in instance:
+                instance[name] = json.loads(json.dumps(sub["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
+        validator, properties, instance, schema
+    )
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+)
+
+
+def _key_path(prefix: str, path) -> str:
+    parts = [prefix] if prefix else []
+    for p in path:
+        parts.append(f"[{p}]" if isinstance(p, int) else str(p))
+    return ".".join(parts).replace(".[", "[") or "<config>"
+
+
+def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
+    """One line naming the key, what was wrong and what is allowed."""
+    key = _key_path(prefix, error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        if allowed:
+            hints = []
+            for k in extra:
+                close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.7)
+                hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            where = key if key != "<config>" else "top level"
+            return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{key}: {error.instance!r} is not one of {error.validator_value}"
+    if error.validator == "oneOf" and error.context:
+        return f"{key}: {error.message}"
+    return f"{key}: {error.message}"
+
+
+def validate(instance: dict, schema: dict | None = None, prefix: str = "") -> dict:
+    """Validate `instance` in place (filling defaults); raise ConfigError on the first problem."""
+    schema = load_schema() if schema is None else schema
+    if not isinstance(instance, dict):
+        raise ConfigError(f"{prefix or '<config>'}: expected a mapping, got {type(instance).__name__}")
+    validator = _Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        raise ConfigError(_explain(errors[0], prefix))
+    return instance
+
+
+def cell_schema() -> dict:
+    schema = load_schema()
+    return {**schema["$defs"]["cell"], "$defs": schema["$defs"]}
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, int(n**0.5) + 1))
+
+
+S5_ORDER = 120  # permutations of 5 elements
+SOLO_OPERATIONS = ("s5", "parity")  # tasks with their own number space: alone in a cell
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    p: int
+    operations: tuple[str, ...]
+    train_fraction: float
+    split_seed: int
+    parity_bits: int = 10
+    parity_k: int = 3
+    balanced: bool = True
+    scale_steps_by_tasks: bool = False
+
+    @property
+    def n_classes(self) -> int:
+        """Size of the answer space: p for modular operations, 120 for s5, 2 for parity."""
+        return {"s5": S5_ORDER, "parity": 2}.get(self.operations[0], self.p)
+
+    @property
+    def n_numbers(self) -> int:
+        """Number tokens 0..n_numbers-1: the operands (and answers) of the task."""
+        return self.n_classes
+
+    @property
+    def vocab_size(self) -> int:
+        # numbers, one token per operation of the cell, then "="
+        return self.n_numbers + len(self.operations) + 1
+
+    @property
+    def seq_len(self) -> int:
+        """[a, op, b, =] for binary operations; [bit_1 .. bit_n, =] for parity."""
+        return self.parity_bits + 1 if self.operations == ("parity",) else 4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str
+    n_layers: int
+    d_model: int
+    n_heads: int
+    d_head: int | None
+    d_mlp: int
+    act: str
+    layernorm: bool
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_head if self.d_head is not None else self.d_model // self.n_heads
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: str = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    eps: float
+    momentum: float = 0.0
+    nesterov: bool = False
+    schedule: ScheduleConfig = ScheduleConfig()
+    filters: tuple[dict, ...] = ()   # each {"kind": ..., params}, defaults filled by the schema
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    scheme: str
+    sparsity: float
+    alpha: float
+    rank: int = 4
+
+
+@dataclass(frozen=True)
+class ObservablesConfig:
+    enabled: bool = True
+    expensive_every: int = 10
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    steps: int
+    batch_size: int | None
+    eval_every: int
+    checkpoint_every: int
+    seeds: tuple[int, ...]
+    ensemble_size: int | None
+    device: str
+    memorise_threshold: float
+    grok_threshold: float
+    early_stop_evals: int
+    loss: str = "cross_entropy"
+    observables: ObservablesConfig = ObservablesConfig()
+    interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"} (+ "state" for hmm_state)
+
+
+def _tuples(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    task: TaskConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    init: InitConfig
+    training: TrainingConfig
+
+    @property
+    def reads_training_map(self) -> bool:
+        """An hmm_state intervention decodes the matrix map while this cell trains."""
+        return any(r["when"] == HMM_STATE for r in self.training.interventions)
+
+    def _check_interventions(self, prefix: str) -> None:
+        for i, rule in enumerate(self.training.interventions):
+            key = f"{prefix}.training.interventions[{i}]"
+            self._check_trigger(rule, key)
+            self._check_settings(rule["set"], f"{key}.set")
+
+    def _check_trigger(self, rule: dict, key: str) -> None:
+        signal, ops = rule["when"], self.task.operations
+        if signal == HMM_STATE:
+            if "state" not in rule or rule["above"] is not None or rule["below"] is not None:
+                raise ConfigError(f"{key}: an hmm_state rule gives `state` (the map state to react to), not above / below")
+        elif (rule["above"] is None) == (rule["below"] is None):
+            raise ConfigError(f"{key}: give exactly one of above / below")
+        elif "state" in rule:
+            raise ConfigError(f"{key}.state: only for `when: hmm_state`")
+        metric, _, op = signal.partition("/")
+        if signal in METRIC_SIGNALS or (metric in METRIC_SIGNALS and op in ops):
+            return
+        if metric in METRIC_SIGNALS:
+            raise ConfigError(f"{key}.when: '{signal}': this cell has no operation '{op}' (operations: {', '.join(ops)})")
+        if signal == HMM_STATE:
+            return
+        # whether `signal` names an observable is checked by groklab.checks (the registry is training's)
+        if not self.training.observables.enabled:
+            raise ConfigError(f"{key}.when: '{signal}' reads observables, but training.observables.enabled is false")
+
+    def _check_settings(self, settings: dict, key: str) -> None:
+        ops = self.task.operations
+        if "filter_lamb" in settings and not any(f["kind"] in GROKFAST for f in self.optimizer.filters):
+            raise ConfigError(f"{key}.filter_lamb: sets the strength of a Grokfast filter, but optimizer.filters has "
+                              "none (add one, e.g. {kind: grokfast_ema, lamb: 0.0}, to switch it on later)")
+        mix = settings.get("data_mix")
+        if mix is None:
+            return
+        if len(ops) < 2:
+            raise ConfigError(f"{key}.data_mix: weighs the operations of a multi-task cell, but this cell trains only {ops[0]}")
+        for op in mix:
+            if op not in ops:
+                raise ConfigError(f"{key}.data_mix.{op}: not an operation of this cell (operations: {', '.join(ops)})")
+        if set(mix) == set(ops) and not any(mix.values()):
+            raise ConfigError(f"{key}.data_mix: every operation's weight is 0, leaving no loss to train on")
+
+    @classmethod
+    def from_dict(cls, raw: dict, prefix: str = "cell") -> "CellConfig":
+        """Validate a (possibly partial) cell mapping, fill defaults, check combinations."""
+        d = validate(json.loads(json.dumps(raw)), cell_schema(), prefix)
+        opt = _tuples(d["optimizer"])
+        opt["schedule"] = ScheduleConfig(**opt["schedule"])
+        training = _tuples(d["training"])
+        training["observables"] = ObservablesConfig(**training["observables"])
+        cell = cls(
+            task=TaskConfig(**_tuples(d["task"])),
+            model=ModelConfig(**d["model"]),
+            optimizer=OptimizerConfig(**opt),
+            init=InitConfig(**d["init"]),
+            training=TrainingConfig(**training),
+        )
+        cell.check(prefix)
+        return cell
+
+    @property
+    def total_steps(self) -> int:
+        """The training budget: training.steps, times the number of operations if task.scale_steps_by_tasks."""
+        n = len(self.task.operations) if self.task.scale_steps_by_tasks else 1
+        return self.training.steps * n
+
+    def check(self, prefix: str = "cell") -> None:
+        """Constraints that span keys (the schema checks single values)."""
+        t, m, o = self.task, self.model, self.optimizer
+        solo = [op for op in t.operations if op in SOLO_OPERATIONS]
+        if solo and len(t.operations) > 1:
+            raise ConfigError(
+                f"{prefix}.task.operations: {solo[0]} has its own number space and cannot share a cell "
+                f"with {[op for op in t.operations if op != solo[0]]}"
+            )
+        if t.operations == ("parity",) and t.parity_k > t.parity_bits:
+            raise ConfigError(f"{prefix}.task.parity_k: {t.parity_k} exceeds task.parity_bits={t.parity_bits}")
+        if o.nesterov and (o.name != "sgd" or o.momentum <= 0):
+            raise ConfigError(f"{prefix}.optimizer.nesterov: needs optimizer.name sgd with momentum > 0")
+        for i, f in enumerate(o.filters):
+            if f["kind"] == "grokfast_ma" and f["window"] > self.total_steps:
+                raise ConfigError(
+                    f"{prefix}.optimizer.filters[{i}].window: {f['window']} exceeds the training budget of "
+                    f"{self.total_steps} steps"
+                )
+        if o.schedule.warmup_steps >= self.total_steps:
+            raise ConfigError(
+                f"{prefix}.optimizer.schedule.warmup_steps: {o.schedule.warmup_steps} is not below the budget "
+                f"of {self.total_steps} steps"
+            )
+        self._check_interventions(prefix)
+        if self.init.scheme == "low_rank" and self.init.rank > m.d_model:
+            raise ConfigError(f"{prefix}.init.rank: {self.init.rank} exceeds model.d_model={m.d_model}")
+        if "div" in t.operations and not is_prime(t.p):
+            raise ConfigError(
+                f"{prefix}.task.p: {t.p} is not prime, but task.operations contains 'div' "
+                "(division needs every nonzero b to have an inverse mod p)"
+            )
+        if m.arch == "transformer" and m.d_head is None and m.d_model % m.n_heads:
+            raise ConfigError(
+                f"{prefix}.model.n_heads: d_model={m.d_model} is not divisible by n_heads={m.n_heads}; "
+                "set model.d_head explicitly"
+            )
+        if self.training.eval_every > self.training.steps:
+            raise ConfigError(
+                f"{prefix}.training.eval_every: {self.training.eval_every} exceeds training.steps="
+                f"{self.training.steps}, so no evaluation would run"
+            )
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of the resolved config: the cell's identity."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def replace_training(self, **changes) -> "CellConfig":
+        return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
+
+
+def load_yaml_file(path: str):
+    """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error).
+
+    A .json file is read as JSON: YAML 1.1 would read a JSON number such as 1e-08 (no dot) as a string."""
+    try:
+        with open(path) as fh:
+            return json.load(fh) if str(path).endswith(".json") else yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{line}: {problem}") from None
+
+
+def load_cell_file(path: str) -> CellConfig:
+    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record)."""
+    raw = load_yaml_file(path)
+    if isinstance(raw, dict) and "config" in raw and "task" not in raw:
+        raw = raw["config"]
+    return CellConfig.from_dict(raw or {}, prefix=path)

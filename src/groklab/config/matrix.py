@@ -1,0 +1,331 @@
+"""Expand config.yaml's matrix into cells with stable ids, and resolve its studies.
+
+The cells are the cross product of the named axes (each sets one cell key), minus the
+`matrix.exclude` entries, plus the `matrix.include` cells; `studies` name cells to compare.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+from functools import cached_property
+
+from groklab.config.cells import CellConfig, ConfigError, validate
+from groklab.vocabulary import HMM_STATE
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str            # readable: "op~div__lr~0.003", "base" for a matrix without axes, or an include's name
+    config: CellConfig
+
+    @cached_property
+    def config_hash(self) -> str:
+        # config.hash serialises the whole config; ids, records and duplicate checks each need it,
+        # and snakemake asks for them once per job.
+        return self.config.hash
+
+    @property
+    def id(self) -> str:
+        """Directory name under results/runs/: readable name + 8 hex digits of the config hash."""
+        return f"{self.name}-{self.config_hash[:8]}"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A one-factor comparison: every variant is read against the baseline."""
+
+    name: str
+    baseline: Cell
+    variants: tuple[Cell, ...]
+    description: str = ""
+
+
+def _slug(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(_slug(v) for v in value)
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return re.sub(r"[^A-Za-z0-9.+-]", "-", str(value))
+
+
+def _axis_items(axis: dict) -> list[tuple[str, object]]:
+    values = axis["values"]
+    if isinstance(values, dict):
+        return [(_slug(label), v) for label, v in values.items()]
+    return [(_slug(v), v) for v in values]
+
+
+def _deep_set(d: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.setdefault(p, {})
+    d[leaf] = copy.deepcopy(value)
+
+
+def _token(value) -> str:
+    """A value's identity in the section cache: equal JSON, equal validated section."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Unchecked(CellConfig):
+    """CellConfig.from_dict without the checks that span sections: a section is validated
+    before the other sections of the cells it ends up in are known."""
+
+    def check(self, prefix: str = "cell") -> None:
+        pass
+
+
+class _CellBuilder:
+    """Builds cells from the validated base cell plus overrides (dotted key, value, _token(value)).
+
+    Validating a whole cell against the schema costs about a millisecond, most of `expand`'s
+    time on a big matrix. The schema constrains, and from_dict converts, each section (task,
+    model, ...) on its own, so a section's typed value depends only on the overrides that
+    touch it: each distinct section is validated once (a 2,000-cell matrix has a few dozen),
+    and only the cross-section checks run per cell. A cell with an invalid section goes
+    through CellConfig.from_dict, so its error is exactly the whole-cell one.
+    """
+
+    def __init__(self, base: dict):
+        self.base = base
+        unchecked = _Unchecked.from_dict(base)
+        self.base_sections = {f.name: getattr(unchecked, f.name) for f in dataclasses.fields(CellConfig)}
+        self.sections: dict[tuple, object] = {}
+
+    def _section(self, name: str, overrides: list[tuple[str, object, str]]):
+        """The typed section with `overrides` (rest of key, value, token) applied; None if invalid."""
+        key = (name, tuple((rest, token) for rest, _, token in overrides))
+        if key not in self.sections:
+            raw = {name: copy.deepcopy(self.base.get(name, {}))}
+            for rest, value, _ in overrides:
+                _deep_set(raw[name], rest, value)
+            try:
+                self.sections[key] = getattr(_Unchecked.from_dict(raw), name)
+            except ConfigError:
+                self.sections[key] = None
+        return self.sections[key]
+
+    def build(self, overrides: list[tuple[str, object, str]]) -> CellConfig:
+        by_section: dict[str, list] = {}
+        for dotted, value, token in overrides:
+            name, rest = dotted.split(".", 1)
+            by_section.setdefault(name, []).append((rest, value, token))
+        sections = dict(self.base_sections)
+        for name, section_overrides in by_section.items():
+            sections[name] = self._section(name, section_overrides)
+        if any(s is None for s in sections.values()):
+            raw = copy.deepcopy(self.base)
+            for dotted, value, _ in overrides:
+                _deep_set(raw, dotted, value)
+            return CellConfig.from_dict(raw)
+        config = CellConfig(**sections)
+        config.check("cell")
+        return config
+
+
+def _exclusions(entries: list[dict], names: list[str], choices: list[list]) -> list[tuple]:
+    """Each exclude entry as ((axis index, label), ...), every axis and label checked."""
+    out = []
+    for i, entry in enumerate(entries):
+        pairs = []
+        for axis, label in entry.items():
+            if axis not in names:
+                raise ConfigError(
+                    f"matrix.exclude[{i}]: unknown axis '{axis}'{_did_you_mean(axis, names)}; "
+                    f"axes: {', '.join(names) or '(none)'}"
+                )
+            a = names.index(axis)
+            labels = [lab for lab, _ in choices[a]]
+            slug = _label_of(label, labels)
+            if slug is None:
+                raise ConfigError(
+                    f"matrix.exclude[{i}].{axis}: axis {axis} has no label '{label}'"
+                    f"{_did_you_mean(label, labels)}; labels: {', '.join(labels)}"
+                )
+            pairs.append((a, slug))
+        out.append(tuple(pairs))
+    return out
+
+
+def _label_of(given: str, labels: list[str]) -> str | None:
+    """The label `given` refers to: the label itself, a mapping key or value before slugging
+    (x2_plus_y2 -> x2-plus-y2), or a number spelled another way ("1.0" -> 1, "1e-3" -> 0.001)."""
+    candidates = [_slug(given)]
+    try:
+        candidates.append(_slug(float(given)))
+    except ValueError:
+        pass
+    return next((c for c in candidates if c in labels), None)
+
+
+def _check_labels(names: list[str], choices: list[list]) -> None:
+    # Cell names are the ids' readable part and what studies refer to, so they must be unique.
+    for axis, items in zip(names, choices):
+        labels = [lab for lab, _ in items]
+        for j, lab in enumerate(labels):
+            if lab in labels[:j]:
+                raise ConfigError(
+                    f"matrix.axes.{axis}.values: two values have the label '{lab}' (duplicate values, or "
+                    "labels that differ only in characters a cell name cannot hold)"
+                )
+
+
+def _make_cell(builder: _CellBuilder, name: str, overrides: list, tag: bool) -> Cell:
+    try:
+        return Cell(name=name, config=builder.build(overrides))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} [matrix cell {name}]" if tag else str(exc)) from None
+
+
+def _axis_cells(config: dict, builder: _CellBuilder) -> list[Cell]:
+    """The cross product of the axes in order (last axis fastest), minus matrix.exclude."""
+    axes = config["matrix"]["axes"]
+    names = list(axes)
+    choices = [_axis_items(axes[n]) for n in names]
+    _check_labels(names, choices)
+    tokens = [[_token(value) for _, value in items] for items in choices]
+    excluded = _exclusions(config["matrix"]["exclude"], names, choices)
+    cells, seen = [], {}
+    for combo in itertools.product(*(range(len(c)) for c in choices)):
+        labels = [choices[a][j][0] for a, j in enumerate(combo)]
+        if any(all(labels[a] == lab for a, lab in entry) for entry in excluded):
+            continue
+        name = "__".join(f"{n}~{lab}" for n, lab in zip(names, labels)) or "base"
+        overrides = [(axes[n]["key"], choices[a][j][1], tokens[a][j]) for a, (n, j) in enumerate(zip(names, combo))]
+        cell = _make_cell(builder, name, overrides, tag=bool(names))
+        if cell.config_hash in seen:
+            raise ConfigError(
+                f"matrix.axes: cells {seen[cell.config_hash]} and {name} resolve to the same config "
+                "(duplicate axis values)"
+            )
+        seen[cell.config_hash] = name
+        cells.append(cell)
+    return cells
+
+
+def _include_cells(config: dict, builder: _CellBuilder, cells: list[Cell]) -> list[Cell]:
+    """matrix.include: each a named cell, the base cell with its `set` overrides applied."""
+    origin = {c.name: "a cell of matrix.axes" for c in cells}
+    by_hash = {c.config_hash: c.name for c in cells}
+    extra = []
+    for i, spec in enumerate(config["matrix"]["include"]):
+        key, name = f"matrix.include[{i}]", spec["name"]
+        if name in origin:
+            raise ConfigError(f"{key}.name: '{name}' is already the name of {origin[name]}; cell names must be unique")
+        overrides = [(dotted, value, _token(value)) for dotted, value in spec["set"].items()]
+        cell = _make_cell(builder, name, overrides, tag=True)
+        if cell.config_hash in by_hash:
+            raise ConfigError(
+                f"{key}: cell {name} resolves to the same config as cell {by_hash[cell.config_hash]} (duplicate cell)"
+            )
+        origin[name], by_hash[cell.config_hash] = key, name
+        extra.append(cell)
+    return extra
+
+
+def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = None) -> list[Cell]:
+    """Validate the whole config and return its cells in a deterministic order: the cross product
+    of the axes (minus matrix.exclude), then matrix.include in list order. Studies are checked too.
+    `check_cell(config, prefix)` is a check of a layer above config (groklab.checks passes the
+    observables registry's), run on every cell before the studies are checked.
+
+    Raises ConfigError (one line, naming the key) for any bad key, value or combination.
+    """
+    config = validate(config)
+    builder = _CellBuilder(config["cell"])
+    cells = _axis_cells(config, builder)
+    if not cells and not config["matrix"]["include"]:
+        raise ConfigError("matrix: every cell excluded (matrix.exclude drops the whole cross product of matrix.axes)")
+    cells += _include_cells(config, builder, cells)
+    for cell in cells if check_cell else ():
+        check_cell(cell.config, "cell")
+    studies(config, cells)
+    return cells
+
+
+def _find(by_name: dict[str, Cell], name: str, key: str) -> Cell:
+    if name in by_name:
+        return by_name[name]
+    hint = _did_you_mean(name, by_name)
+    stem = re.sub(r"-[0-9a-f]{8}$", "", name)
+    if stem != name and stem in by_name and by_name[stem].id == name:
+        hint = f" (that is the id of cell '{stem}'; studies name cells without the hash)"
+    raise ConfigError(
+        f"{key}: no cell named '{name}'{hint}; the matrix has {len(by_name)} cells (`groklab cells` lists them)"
+    )
+
+
+def studies(config: dict, cells: list[Cell]) -> list[Study]:
+    """config["studies"] resolved against `cells` (by name), in config order."""
+    config = validate(config)
+    by_name = {c.name: c for c in cells}
+    out = []
+    for study, spec in config["studies"].items():
+        key = f"studies.{study}"
+        baseline = _find(by_name, spec["baseline"], f"{key}.baseline")
+        variants = []
+        for j, name in enumerate(spec["variants"]):
+            if name == spec["baseline"]:
+                raise ConfigError(
+                    f"{key}.variants[{j}]: '{name}' is the study's baseline; variants are compared against it"
+                )
+            variants.append(_find(by_name, name, f"{key}.variants[{j}]"))
+        out.append(Study(name=study, baseline=baseline, variants=tuple(variants), description=spec["description"]))
+    return out
+
+
+def cell_record(cell: Cell) -> dict:
+    """What train jobs read: identity plus the resolved config."""
+    return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict()}
+
+
+
+def map_cells(cells: list[Cell]) -> list[Cell]:
+    """The cells the matrix training map is fitted on: those that record observables, except the
+    ones with hmm_state interventions (they read the map while training, so they come after it).
+    Empty when no cell records observables: then there is no matrix map."""
+    readers = [c for c in cells if c.config.reads_training_map]
+    out = [c for c in cells if c not in readers and c.config.training.observables.enabled]
+    if readers and not out:
+        raise ConfigError(f"training.interventions: cell {readers[0].name} has an hmm_state rule, but no cell is left to "
+                          "fit the matrix training map on (it needs cells without such a rule that record observables)")
+    return out
+
+
+def check_hmm(config: dict, found: list[Study], matrix_cells: list[Cell] = ()) -> None:
+    """hmm.k_max against the runs it will be fitted to: K states need at least K observations
+    (evaluations) per run. Raises ConfigError naming the shortest cell."""
+    k_max = validate(config)["hmm"]["k_max"]
+    fitted = [(cell, f"study {study.name}") for study in found for cell in (study.baseline, *study.variants)]
+    fitted += [(cell, "the matrix training map") for cell in matrix_cells]
+    for cell, what in fitted:
+        n_evals = cell.config.total_steps // cell.config.training.eval_every + 1
+        if n_evals < k_max:
+            raise ConfigError(
+                f"hmm.k_max: {k_max} states need at least {k_max} evaluations per run, but cell {cell.name} "
+                f"of {what} has {n_evals} (training.steps / training.eval_every + 1); "
+                f"lower hmm.k_max or evaluate more often"
+            )
+
+
+def check_map_states(config: dict, cells: list[Cell]) -> None:
+    """An hmm_state rule's state must exist in a map of at most hmm.k_max states (the fitted map's
+    own K, known only after fitting, is checked again when the cell starts training)."""
+    k_max = validate(config)["hmm"]["k_max"]
+    for cell in cells:
+        for i, rule in enumerate(cell.config.training.interventions):
+            if rule["when"] == HMM_STATE and rule["state"] != "detour" and rule["state"] >= k_max:
+                raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the matrix map has at most "
+                                  f"hmm.k_max={k_max} states (0..{k_max - 1}) [matrix cell {cell.name}]")

@@ -1,0 +1,54 @@
+"""Nanda et al.'s progress measures for one addition model: train/test loss, restricted and
+excluded loss, sum of squared weights and the embedding's Fourier Gini, with the three phases
+(memorisation, circuit formation, cleanup) shaded where groklab.analysis.phases locates them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from groklab.analysis.phases import locate_phases
+from groklab.paper.plots import style
+
+PHASES = (("memorisation", "memorisation"), ("circuit_formation", "circuit formation"), ("cleanup", "cleanup"))
+PANELS = (("loss", ["train_loss", "test_loss"], True), ("Fourier losses", ["fourier.restricted_loss", "fourier.excluded_loss"], True),
+          ("sum of squared weights", ["weights.sum_sq"], False), ("Fourier Gini (embedding)", ["fourier.embed_gini"], False))
+
+
+SHADES = ("0.93", "0.87", "0.81")      # one grey per phase, lightest first
+
+
+def _shade(ax, bounds: dict) -> None:
+    start = 0.0
+    for (key, _), shade in zip(PHASES, SHADES):
+        end = bounds[key]
+        if np.isnan(end):
+            break
+        ax.axvspan(start, end, color=shade, lw=0, zorder=0)
+        start = end
+
+
+def render(inputs, out_pdf: str, cell: str, seed: int, thresholds: dict) -> None:
+    m = pd.read_parquet(inputs.metrics)
+    obs = pd.read_parquet(inputs.observables)
+    m, obs = m[m.seed == seed].sort_values("step"), obs[obs.seed == seed].sort_values("step")
+    data = m.merge(obs, on=["seed", "step"], how="outer").sort_values("step")
+    bounds = locate_phases(m, obs, thresholds)
+    fig, axes = style.grid(4, max_cols=4, row_height=0.27)
+    for ax, (title, cols, log) in zip(axes, PANELS):
+        _shade(ax, bounds)
+        for i, col in enumerate(cols):
+            s = data[["step", col]].dropna() if col in data else data[["step"]].iloc[:0]
+            ax.plot(s["step"], s.iloc[:, 1] if len(s) else [], color=style.PALETTE[i], lw=1.1,
+                    label=col.split(".")[-1].replace("_", " "))
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if len(cols) > 1:
+            ax.legend(frameon=False, fontsize=6)
+    fig.legend([Patch(color=shade) for shade in SHADES], [label for _, label in PHASES],
+               loc="outside lower center", ncols=3, frameon=False, fontsize=6)
+    fig.suptitle(f"progress measures: {cell}, seed {seed}", fontsize=8)
+    style.save(fig, out_pdf)

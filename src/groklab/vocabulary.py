@@ -1,0 +1,9 @@
+"""Names every stage shares, owned here once: the metric signals an intervention can read, the
+trigger that reads the training map, and the Grokfast filters whose strength can be set.
+
+Imports nothing (the bottom layer: config validates these names, training acts on them,
+analysis and the paper read the columns they name)."""
+
+METRIC_SIGNALS = ("train_acc", "train_loss", "test_acc", "test_loss")
+HMM_STATE = "hmm_state"          # `when: hmm_state`: a rule that reacts to the decoded map state
+GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb) an intervention can set
