@@ -36,7 +36,7 @@ def render() -> str:
     lines = [
         "# Observables",
         "",
-        "Generated from `src/groklab/observables` by `groklab observables-doc`; do not edit by hand.",
+        "Generated from `src/groklab/training/observables` by `groklab observables-doc`; do not edit by hand.",
         "",
         "Every observable is computed per model of the ensemble at each evaluation (`cheap`) or",
         "at every `training.observables.expensive_every`-th evaluation (`expensive`), from the",
