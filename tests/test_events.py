@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from groklab.analysis.events import cell_events, model_events
+from groklab.analysis.events import cell_events, model_events, run_events, run_grok_step
 
 
 def test_events_from_known_curves():
@@ -33,3 +33,20 @@ def test_cell_events_per_operation_and_scaled_budget():
     ev = cell_events(m, config).set_index("operation")
     assert ev.loc["add", "grok_step"] == 50 and ev.loc["div", "grok_step"] == 100
     assert ev.loc["div", "budget"] == 100 and ev.loc["add", "grok_pct"] == 50.0
+
+
+def test_a_run_groks_when_its_last_operation_does_and_not_at_all_if_one_never_does():
+    assert run_grok_step([30.0, 50.0]) == 50 and run_grok_step(np.array([40.0])) == 40
+    assert np.isnan(run_grok_step([30.0, float("nan")])) and np.isnan(run_grok_step([float("nan")]))
+    assert np.isnan(run_grok_step([]))
+    nan = float("nan")
+    runs = pd.DataFrame({"cell": ["a"] * 4 + ["b"], "seed": [0, 0, 1, 1, 0], "operation": ["add", "div"] * 2 + ["add"],
+                         "budget": [200] * 4 + [100], "memorisation_step": [10.0, 20.0, 10.0, nan, 5.0],
+                         "grok_step": [30.0, nan, 30.0, 80.0, nan]})
+    ev = run_events(runs)
+    assert list(ev.columns) == ["cell", "seed", "budget", "memorisation_step", "grok_step", "grokked"]
+    assert list(zip(ev.cell, ev.seed)) == [("a", 0), ("a", 1), ("b", 0)]
+    assert np.isnan(ev.grok_step[0]) and ev.grok_step[1] == 80 and np.isnan(ev.grok_step[2])
+    assert ev.grokked.tolist() == [False, True, False] and ev.budget.tolist() == [200, 200, 100]
+    assert ev.memorisation_step.tolist() == [20.0, 10.0, 5.0]    # the last operation to memorise
+

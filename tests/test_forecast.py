@@ -7,6 +7,14 @@ import pandas as pd
 from groklab.analysis.forecast import evaluate_forecasts, feature_weights, features, run_targets
 
 
+def memorised_run(cell: str, seed: int, steps: np.ndarray, grok: float) -> tuple[pd.DataFrame, dict]:
+    """One single-task run that memorises by step 50 and groks at `grok`: (metrics rows, runs.parquet row)."""
+    metrics = pd.DataFrame({"cell": cell, "seed": seed, "step": steps, "train_acc": np.minimum(1, steps / 50),
+                            "train_loss": np.exp(-steps / 100)})
+    return metrics, {"cell": cell, "seed": seed, "operation": "add", "budget": 1000, "grokked": True,
+                     "memorisation_step": 50.0, "grok_step": grok}
+
+
 def synthetic(n_cells=6, seeds=4):
     rng = np.random.default_rng(0)
     obs, metrics, runs = [], [], []
@@ -17,10 +25,9 @@ def synthetic(n_cells=6, seeds=4):
             grok = int(200 + 600 / speed)
             obs.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "signal": speed * steps / 1000,
                                      "noise": rng.normal(0, 1, len(steps))}))
-            metrics.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "train_acc": np.minimum(1, steps / 50),
-                                         "train_loss": np.exp(-steps / 100)}))
-            runs.append({"cell": f"c{c}", "seed": s, "operation": "add", "budget": 1000, "grokked": True,
-                         "grok_step": grok})
+            m, run = memorised_run(f"c{c}", s, steps, grok)
+            metrics.append(m)
+            runs.append(run)
     return pd.concat(obs), pd.concat(metrics), pd.DataFrame(runs)
 
 
@@ -58,10 +65,9 @@ def two_regime_runs(n_cells=6, seeds=4):
             f0 = np.where(np.arange(len(steps)) < n_a, 0.0, 5.0) + rng.normal(0, 0.3, len(steps))
             obs.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "f0": f0,
                                      "f1": rng.normal(0, 1, len(steps))}))
-            metrics.append(pd.DataFrame({"cell": f"c{c}", "seed": s, "step": steps, "train_acc": np.minimum(1, steps / 50),
-                                         "train_loss": np.exp(-steps / 100)}))
-            runs.append({"cell": f"c{c}", "seed": s, "operation": "add", "budget": 1000, "grokked": True,
-                         "grok_step": 300 + 25 * n_a})
+            m, run = memorised_run(f"c{c}", s, steps, 300 + 25 * n_a)
+            metrics.append(m)
+            runs.append(run)
     return pd.concat(obs, ignore_index=True), pd.concat(metrics, ignore_index=True), pd.DataFrame(runs)
 
 
@@ -88,3 +94,18 @@ def test_fold_maps_never_see_the_held_out_cell():
     assert set(maps) == {"c0", "c1", "c2"}
     assert abs(maps["c0"][1].mean[0] - maps["c1"][1].mean[0]) > 100    # only folds that include c0 see it
     assert maps["c0"][1].mean[0] < 10
+
+
+def test_a_multi_task_run_with_an_operation_that_never_grokked_is_not_a_grokked_target():
+    # one run of two operations: add grokked at 400, div never; the other run grokked both (last at 600)
+    nan = float("nan")
+    runs = pd.DataFrame([
+        {"cell": "m", "seed": 0, "operation": "add", "budget": 2000, "grokked": True, "memorisation_step": 50.0, "grok_step": 400.0},
+        {"cell": "m", "seed": 0, "operation": "div", "budget": 2000, "grokked": False, "memorisation_step": 60.0, "grok_step": nan},
+        {"cell": "m", "seed": 1, "operation": "add", "budget": 2000, "grokked": True, "memorisation_step": 50.0, "grok_step": 300.0},
+        {"cell": "m", "seed": 1, "operation": "div", "budget": 2000, "grokked": True, "memorisation_step": 70.0, "grok_step": 600.0},
+    ])
+    t = run_targets(runs).set_index("seed")
+    assert not t.loc[0, "grokked"] and np.isnan(t.loc[0, "log_grok"])    # not add's 400
+    assert t.loc[1, "grokked"] and t.loc[1, "log_grok"] == np.log10(600)
+    assert list(t.columns) == ["cell", "budget", "grokked", "log_grok"] and (t["budget"] == 2000).all()

@@ -3,7 +3,7 @@ import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 
 from groklab.config.cells import validate
-from groklab.analysis.hmm import build_sequences, detour_state, detour_table, fit_study
+from groklab.analysis.hmm import build_sequences, detour_state, detour_table, fit_study, run_detours
 
 CFG = {**validate({})["hmm"], "features": ["f0", "f1"], "k_max": 5, "restarts": 3}
 
@@ -64,13 +64,18 @@ def test_degenerate_inputs_are_reported_not_crashes():
     assert single.K >= 1 and len(single.paths) == 40
 
 
+def detour_path(cell: str, r: int) -> pd.DataFrame:
+    """Run r's Viterbi path: the odd runs (half of them) take a detour through state 2."""
+    path = [0] * 10 + ([2] * 15 if r % 2 == 1 else []) + [1] * 10
+    return pd.DataFrame({"cell": cell, "seed": r, "step": np.arange(len(path)), "state": path})
+
+
 def test_detour_table_finds_a_slow_state():
     rng = np.random.default_rng(0)
     rows, grok = [], []
     for r in range(20):
         detour = r % 2 == 1                                    # half the runs visit state 2
-        path = [0] * 10 + ([2] * 15 if detour else []) + [1] * 10
-        rows.append(pd.DataFrame({"cell": "c", "seed": r, "step": np.arange(len(path)), "state": path}))
+        rows.append(detour_path("c", r))
         grok.append({"cell": "c", "seed": r, "grok_step": 100 + (300 if detour else 0) + rng.normal(0, 10), "budget": 1000})
     table = detour_table(pd.concat(rows), pd.DataFrame(grok), 3).set_index("state")
     assert table.loc[2, "r_visit"] > 0.9 and table.loc[2, "p_visit"] < 1e-6
@@ -91,3 +96,26 @@ def test_a_state_no_run_ever_leaves_is_absorbing():
     last = model.predict(X[0])[-1]
     assert model.transmat_[last, last] == 1.0
     assert np.isfinite(model.score(np.concatenate(X), [len(x) for x in X]))
+
+
+def test_detour_table_censors_a_multi_task_run_in_which_one_operation_never_grokked():
+    """hmm_fit's detour table from runs.parquet rows (one per operation): a run whose add grokked
+    early but whose div never grokked is not grokked, so it enters at its budget, not at add's step."""
+    rng = np.random.default_rng(0)
+    paths, runs = [], []
+    for r in range(20):
+        detour = r % 2 == 1                                    # half the runs visit state 2 ...
+        paths.append(detour_path("m", r))
+        add = 100 + rng.normal(0, 10)
+        div = float("nan") if detour else 150 + rng.normal(0, 10)      # ... and never grok div
+        for op, g in (("add", add), ("div", div)):
+            runs.append({"cell": "m", "seed": r, "operation": op, "grok_step": g, "grokked": bool(np.isfinite(g)),
+                         "memorisation_step": 50.0, "budget": 1000})
+    paths, runs = pd.concat(paths), pd.DataFrame(runs)
+    table = run_detours(paths, runs, 3)
+    per_run = runs.groupby("seed").agg(grok_step=("grok_step", lambda s: s.max() if s.notna().all() else np.nan))
+    expected = detour_table(paths, per_run.reset_index().assign(cell="m", budget=1000), 3)
+    pd.testing.assert_frame_equal(table, expected)
+    t = table.set_index("state")
+    assert t.loc[2, "runs"] == 20 and t.loc[2, "r_visit"] > 0.99          # the never-grokked runs: at 1000
+    assert detour_state(table) == 2

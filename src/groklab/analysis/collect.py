@@ -6,25 +6,31 @@ from pathlib import Path
 
 import pandas as pd
 
+from groklab.analysis.events import run_events
+
 
 def cell_frames(paths: list[str], cells: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Per-cell parquet files (results/runs/<id>/X.parquet) -> {cell name: frame}, in input order."""
+    """Per-cell parquet files (results/runs/<id>/X.parquet) -> {cell name: frame}, in input order.
+    The one run-directory reader: a file's cell is named by its directory (the cell id) through `cells`."""
     return {cells[Path(p).parent.name]: pd.read_parquet(p) for p in paths}
 
 
+def cell_table(paths: list[str], cells: dict[str, str]) -> pd.DataFrame:
+    """Per-cell parquet files -> one frame, in input order, with a `cell` column (`cell_frames`)."""
+    return pd.concat([frame.assign(cell=cell) for cell, frame in cell_frames(paths, cells).items()], ignore_index=True)
+
+
 def grok_steps(runs: pd.DataFrame, cell: str) -> pd.Series:
-    """Per seed of a cell: the step its last operation grokked (NaN if any never did)."""
-    r = runs[runs["cell"] == cell]
-    return r.groupby("seed")["grok_step"].agg(lambda s: s.max() if s.notna().all() else float("nan"))
+    """Per seed of a cell: the run's grok step (`groklab.analysis.events.run_grok_step`: the step its
+    last operation grokked, NaN if any never did)."""
+    return run_events(runs[runs["cell"] == cell]).set_index("seed")["grok_step"]
 
 
 def grokked_events(runs: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
     """(cell, seed, memorisation_step, grok_step) of the runs of `cells` in which every operation
-    grokked after memorising (multi-task: the last operation's steps)."""
-    r = runs[runs["cell"].isin(cells)]
-    ev = r.groupby(["cell", "seed"], as_index=False).agg(
-        memorisation_step=("memorisation_step", "max"), grok_step=("grok_step", "max"), grokked=("grokked", "all"))
-    return ev[ev["grokked"] & (ev["grok_step"] > ev["memorisation_step"])].drop(columns="grokked")
+    grokked after memorising (multi-task: the last operation's steps; `run_events`)."""
+    ev = run_events(runs[runs["cell"].isin(cells)])
+    return ev.loc[ev["grokked"] & (ev["grok_step"] > ev["memorisation_step"]), ["cell", "seed", "memorisation_step", "grok_step"]]
 
 
 def observable_definitions(paths: list[str], cells: dict[str, str]) -> pd.DataFrame:

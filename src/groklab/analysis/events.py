@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from groklab.config.cells import step_budget
+
 
 def first_step(steps: np.ndarray, reached: np.ndarray) -> float:
     """First step where `reached` holds, NaN if never."""
@@ -41,9 +43,28 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
 
 
 def budget_of(config: dict) -> int:
-    """Total training steps of a resolved cell config (scaled by the number of operations if asked)."""
-    task, steps = config["task"], config["training"]["steps"]
-    return steps * (len(task["operations"]) if task.get("scale_steps_by_tasks") else 1)
+    """Total training steps of a resolved cell config (scaled by the number of operations if asked):
+    the rule of `CellConfig.total_steps` (groklab.config.cells.step_budget), read off a config dict."""
+    task = config["task"]
+    return step_budget(config["training"]["steps"], len(task["operations"]), bool(task.get("scale_steps_by_tasks")))
+
+
+def run_grok_step(grok_steps) -> float:
+    """A run's grok step from its operations' grok steps: the step its last operation grokked (the
+    max), NaN (not grokked; censored at the budget where censoring applies) if any operation never
+    grokked. The one rule for a multi-task run; a single-task run's is its operation's."""
+    s = np.asarray(grok_steps, dtype=float)
+    return float(s.max()) if len(s) and not np.isnan(s).any() else float("nan")
+
+
+def run_events(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs.parquet rows (one per model and operation) -> one row per run (cell, seed), in (cell, seed)
+    order: budget, memorisation_step (the last operation to memorise), grok_step (`run_grok_step`)
+    and grokked (every operation grokked)."""
+    g = runs.groupby(["cell", "seed"], as_index=False).agg(
+        budget=("budget", "first"), memorisation_step=("memorisation_step", "max"),
+        grok_step=("grok_step", run_grok_step))
+    return g.assign(grokked=g["grok_step"].notna())
 
 
 def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from groklab.analysis.events import run_events
 from groklab.analysis.hmm import build_sequences, fit_ordered
 from groklab.maps.decode import Scaler, prefix_occupancy
 
@@ -30,11 +31,10 @@ HMM = "hmm:"       # prefix of the state-occupancy feature columns
 
 
 def run_targets(runs: pd.DataFrame) -> pd.DataFrame:
-    """runs.parquet -> (cell, seed, budget, grokked, log_grok) per run (all operations grokked)."""
-    g = runs.groupby(["cell", "seed"], as_index=False).agg(
-        budget=("budget", "first"), grokked=("grokked", "all"), grok_step=("grok_step", "max"))
-    g["log_grok"] = np.log10(g["grok_step"].where(g["grokked"]))
-    return g.drop(columns="grok_step")
+    """runs.parquet -> (cell, seed, budget, grokked, log_grok) per run (all operations grokked;
+    the run's grok step is `groklab.analysis.events.run_grok_step`)."""
+    g = run_events(runs)
+    return g[["cell", "seed", "budget", "grokked"]].assign(log_grok=np.log10(g["grok_step"]))
 
 
 def _window_features(window: pd.DataFrame, columns: list[str]) -> dict:

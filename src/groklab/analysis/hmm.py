@@ -19,6 +19,7 @@ import pandas as pd
 from hmmlearn.hmm import GaussianHMM
 from scipy import stats
 
+from groklab.analysis.events import run_events
 from groklab.maps.decode import Scaler
 from groklab.maps.features import MIN_STD, feature_matrix
 
@@ -244,6 +245,13 @@ def detour_table(paths: pd.DataFrame, grok: pd.DataFrame, K: int) -> pd.DataFram
             row |= {"slope": np.nan, "intercept": np.nan, "r2": np.nan}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def run_detours(paths: pd.DataFrame, runs: pd.DataFrame, K: int) -> pd.DataFrame:
+    """`detour_table` from runs.parquet rows (one per model and operation): each run's grok step is
+    `groklab.analysis.events.run_grok_step`, so a multi-task run in which an operation never
+    grokked enters censored at its budget."""
+    return detour_table(paths, run_events(runs)[["cell", "seed", "grok_step", "budget"]], K)
 
 
 def detour_state(detours: pd.DataFrame, alpha: float = 0.05) -> int | None:

@@ -4,11 +4,9 @@ forecast the grok step (groklab.analysis.forecast)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from groklab.analysis.collect import cell_frames, grokked_events, observable_definitions
+from groklab.analysis.collect import cell_frames, cell_table, grokked_events, observable_definitions
 from groklab.maps.features import feature_matrix
 from groklab.analysis.forecast import CUTOFFS, evaluate_forecasts, feature_weights, features, fold_maps, hmm_fold_features, run_targets
 from groklab.analysis.leadlag import rank_observables, run_changes
@@ -51,8 +49,7 @@ def forecast_tables(obs: pd.DataFrame, metrics: pd.DataFrame, runs: pd.DataFrame
 def load_inputs(observables: list[str], metrics: list[str], cells: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-cell files (results/runs/<id>/...) -> (observable definitions, metrics) with a cell column."""
     obs = observable_definitions(observables, cells)
-    m = pd.concat([pd.read_parquet(p).assign(cell=cells[Path(p).parent.name]) for p in metrics], ignore_index=True)
-    return obs, m
+    return obs, cell_table(metrics, cells)
 
 
 def hmm_inputs(observables: list[str], cells: dict[str, str], features: list[str]) -> pd.DataFrame:

@@ -14,12 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from groklab.analysis.events import first_step
+
 DROP, SETTLE = 0.1, 0.9
-
-
-def _first(steps: np.ndarray, mask: np.ndarray) -> float:
-    hit = np.flatnonzero(mask)
-    return float(steps[hit[0]]) if len(hit) else float("nan")
 
 
 def locate_phases(metrics: pd.DataFrame, observables: pd.DataFrame, thresholds: dict) -> dict:
@@ -28,7 +25,7 @@ def locate_phases(metrics: pd.DataFrame, observables: pd.DataFrame, thresholds: 
     the step at which each phase ends."""
     m = metrics.sort_values("step")
     steps, nan = m["step"].to_numpy(), float("nan")
-    mem = _first(steps, m["train_acc"].to_numpy() >= thresholds["memorise_threshold"])
+    mem = first_step(steps, m["train_acc"].to_numpy() >= thresholds["memorise_threshold"])
     out = {"memorisation": mem, "circuit_formation": nan, "cleanup": nan}
     if np.isnan(mem):
         return out
@@ -39,7 +36,7 @@ def locate_phases(metrics: pd.DataFrame, observables: pd.DataFrame, thresholds: 
         return out
     top = int(np.nanargmax(loss))
     drop = loss[top:] <= peak - DROP * (peak - final)
-    circuit = _first(after["step"].to_numpy()[top:], drop)
+    circuit = first_step(after["step"].to_numpy()[top:], drop)
     out["circuit_formation"] = circuit
     if "weights.sum_sq" not in observables:        # observables off: no weight norm, no cleanup
         return out
@@ -50,5 +47,5 @@ def locate_phases(metrics: pd.DataFrame, observables: pd.DataFrame, thresholds: 
     norm = w["weights.sum_sq"].to_numpy()
     low = norm.min()
     if norm[0] > low:
-        out["cleanup"] = _first(w["step"].to_numpy(), norm <= norm[0] - SETTLE * (norm[0] - low))
+        out["cleanup"] = first_step(w["step"].to_numpy(), norm <= norm[0] - SETTLE * (norm[0] - low))
     return out

@@ -95,6 +95,23 @@ def is_prime(n: int) -> bool:
     return n >= 2 and all(n % k for k in range(2, int(n**0.5) + 1))
 
 
+def check_division(p: int, operations, prefix: str = "") -> None:
+    """The one division check (the cell's validation and the dataset builder both call it):
+    'div' needs a prime p, so that every nonzero b has an inverse mod p. prefix: "cell" ->
+    the error names cell.task.p."""
+    if "div" in operations and not is_prime(p):
+        raise ConfigError(
+            f"{prefix + '.' if prefix else ''}task.p: {p} is not prime, but task.operations contains 'div' "
+            "(division needs every nonzero b to have an inverse mod p)"
+        )
+
+
+def step_budget(steps: int, n_operations: int, scale_steps_by_tasks: bool) -> int:
+    """The training budget: training.steps, times the number of operations if task.scale_steps_by_tasks
+    (the one rule; `CellConfig.total_steps` and `groklab.analysis.events.budget_of` both call it)."""
+    return steps * (n_operations if scale_steps_by_tasks else 1)
+
+
 S5_ORDER = 120  # permutations of 5 elements
 SOLO_OPERATIONS = ("s5", "parity")  # tasks with their own number space: alone in a cell
 
@@ -278,8 +295,7 @@ class CellConfig:
     @property
     def total_steps(self) -> int:
         """The training budget: training.steps, times the number of operations if task.scale_steps_by_tasks."""
-        n = len(self.task.operations) if self.task.scale_steps_by_tasks else 1
-        return self.training.steps * n
+        return step_budget(self.training.steps, len(self.task.operations), self.task.scale_steps_by_tasks)
 
     def check(self, prefix: str = "cell") -> None:
         """Constraints that span keys (the schema checks single values)."""
@@ -308,11 +324,7 @@ class CellConfig:
         self._check_interventions(prefix)
         if self.init.scheme == "low_rank" and self.init.rank > m.d_model:
             raise ConfigError(f"{prefix}.init.rank: {self.init.rank} exceeds model.d_model={m.d_model}")
-        if "div" in t.operations and not is_prime(t.p):
-            raise ConfigError(
-                f"{prefix}.task.p: {t.p} is not prime, but task.operations contains 'div' "
-                "(division needs every nonzero b to have an inverse mod p)"
-            )
+        check_division(t.p, t.operations, prefix)
         if m.arch == "transformer" and m.d_head is None and m.d_model % m.n_heads:
             raise ConfigError(
                 f"{prefix}.model.n_heads: d_model={m.d_model} is not divisible by n_heads={m.n_heads}; "

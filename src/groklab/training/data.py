@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import torch
 
-from groklab.config.cells import ConfigError, TaskConfig, is_prime
+from groklab.config.cells import ConfigError, TaskConfig, check_division
 from groklab.seeding import generator
 
 MODULAR = ("add", "sub", "mul", "div", "x2_plus_y2", "x2_plus_xy_plus_y2", "x3_plus_xy")
@@ -48,8 +48,7 @@ def operation_table(op: str, p: int) -> tuple[torch.Tensor, torch.Tensor, torch.
         return s5_table()
     if op not in MODULAR:
         raise ConfigError(f"task.operations: unknown operation {op!r}; allowed: {', '.join(OPERATIONS)}")
-    if op == "div" and not is_prime(p):
-        raise ConfigError(f"task.p: {p} is not prime; 'div' needs a modular inverse for every b != 0")
+    check_division(p, (op,))
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     a, b = a.reshape(-1), b.reshape(-1)
     if op == "div":
