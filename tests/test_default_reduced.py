@@ -26,7 +26,7 @@ def reduced_default() -> dict:
     out["matrix"]["include"] = [c for c in cfg["matrix"]["include"] if c["name"] in keep]
     out["studies"] = {name: cfg["studies"][name] | {"variants": variants} for name, variants in KEEP.items()}
     out["hmm"] = {"k_max": 3, "restarts": 2}
-    claims = yaml.safe_load((ROOT / "src" / "groklab" / "config.schema.yaml").read_text())[
+    claims = yaml.safe_load((ROOT / "src" / "groklab" / "config" / "schema.yaml").read_text())[
         "properties"]["paper"]["properties"]["claims"]["default"]
     out["paper"] = {"claims": [c for c in claims if c["variant"] in keep]}
     return out
