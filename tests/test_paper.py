@@ -129,12 +129,45 @@ def test_audit_all_matches_and_one_number_prints_its_record(built):
     assert out.returncode == 0, out.stdout[-3000:]
     n = json.loads((built / "paper" / "generated" / "provenance.json").read_text())
     assert f"{len(n)} of {len(n)} numbers match" in out.stdout
+    assert f"({sum(1 for r in n.values() if r.get('source'))} re-read from their tables" in out.stdout
     one = audit(built, "\\BaselineDelay")
     assert one.returncode == 0
     rec = json.loads(one.stdout[: one.stdout.rindex("}") + 1])
     assert rec["query"] == "cell_stat" and rec["cells"][0]["name"] == "ops~add"
     assert all(len(i["sha256"]) == 64 for i in rec["inputs"]) and rec["git_commit"]
     assert "did you mean BaselineDelay" in audit(built, "BaselineDelai").stderr
+
+
+def test_table_numbers_name_their_table_and_its_sha256(built):
+    """Speedups, claims, lead-lag and forecast numbers are read from the tables their rules wrote."""
+    from groklab.io import sha256_file
+
+    records = json.loads((built / "paper" / "generated" / "provenance.json").read_text())
+    tables = {"speedups/diversity/ops~sub/sub/grok_step": "results/tables/speedups.parquet",
+              "ClaimDiversityRatio": "results/tables/claims.parquet",
+              "LeadTopObservable": "results/mechanics/leadlag.parquet",
+              "ForecastObservablesMae": "results/mechanics/forecast.parquet"}
+    for name, table in tables.items():
+        rec = records[name]
+        assert rec["query"] == "table_cell" and rec["source"]["table"] == table, rec
+        assert rec["source"]["sha256"] == sha256_file(built / table) == rec["inputs"][0]["sha256"]
+    speed = pd.read_parquet(built / "results" / "tables" / "speedups.parquet")
+    src = records["speedups/diversity/ops~sub/sub/grok_step"]["source"]
+    assert src["where"] == {"study": "diversity", "cell": "ops~sub", "operation": "sub"} and src["column"] == "grok_step"
+    row = speed[(speed.study == "diversity") & (speed.cell == "ops~sub") & (speed.operation == "sub")]
+    assert records["speedups/diversity/ops~sub/sub/grok_step"]["value"] == pytest.approx(row.grok_step.iloc[0])
+    assert records["BaselineGrokStep"]["query"] == "cell_stat" and "source" not in records["BaselineGrokStep"]
+
+
+def test_editing_a_table_fails_the_audit_of_the_numbers_read_from_it(copy_of_built):
+    table = copy_of_built / "results" / "tables" / "claims.parquet"
+    speed = pd.read_parquet(table)
+    speed.loc[0, "ratio"] = speed.loc[0, "ratio"] + 1
+    speed.to_parquet(table)
+    out = audit(copy_of_built, "--all")
+    assert out.returncode == 1
+    assert re.search(r"^MISMATCH ClaimDiversityRatio: input results/tables/claims.parquet changed", out.stdout, re.M)
+    assert "MISMATCH speedups/" not in out.stdout and "BaselineGrokStep" not in out.stdout
 
 
 def test_editing_one_byte_of_a_results_file_fails_the_audit(copy_of_built):
@@ -150,7 +183,7 @@ def test_editing_one_byte_of_a_results_file_fails_the_audit(copy_of_built):
 
 
 def test_editing_a_figure_module_reruns_that_figure_and_the_paper_only(copy_of_built):
-    module = ROOT / "src" / "groklab" / "plots" / "accuracy.py"
+    module = ROOT / "src" / "groklab" / "paper" / "plots" / "accuracy.py"
     before, text = module.stat(), module.read_bytes()
     # Snakemake (>= 9.18) compares checksums as well as times: a real edit, undone below
     module.write_bytes(text + b"# an edit\n")

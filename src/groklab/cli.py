@@ -43,7 +43,8 @@ def _observables_doc(args) -> int:
 
 
 def _audit(args) -> int:
-    """Print one number's provenance and recheck it, or recheck every number (--all)."""
+    """Print one number's provenance and recheck it, or recheck every number (--all): re-hash its
+    inputs, then re-read its table cell (speedups, claims, lead-lag, forecast) or recompute it."""
     import json
     from pathlib import Path
 
@@ -56,15 +57,17 @@ def _audit(args) -> int:
         print(f"groklab audit: {exc.args[0]}", file=sys.stderr)
         return 2
     queries.clear_caches()
-    problems = []
+    problems, hashes = [], {}      # every input hashed once across the records
     for rec in selected:
         if not args.all:
             print(json.dumps(rec, indent=2))
-        problems += provenance.check(rec, Path(args.root))
+        problems += provenance.check(rec, Path(args.root), hashes)
     for p in problems:
         print(f"MISMATCH {p}")
+    from_tables = sum(1 for rec in selected if rec.get("source"))
     print(f"audit: {len(selected) - len({p.split(':', 1)[0] for p in problems})} of {len(selected)} numbers "
-          f"match their recorded inputs" + ("" if not problems else f"; {len(problems)} problem(s)"))
+          f"match their recorded inputs ({from_tables} re-read from their tables, {len(selected) - from_tables} "
+          f"recomputed)" + ("" if not problems else f"; {len(problems)} problem(s)"))
     return 1 if problems else 0
 
 

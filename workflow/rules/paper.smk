@@ -34,6 +34,11 @@ rule numbers:
         observables=all_run_files("observables.parquet"),
         hmm=[f"{RESULTS}/hmm/{s}/model.json" for s in STUDIES],
         **MATRIX_MAP_FILES,
+        # the speedup, claims, lead-lag and forecast numbers are read from these tables, not recomputed
+        speedups=SPEEDUPS,
+        claims=CLAIMS,
+        leadlag=rules.mechanics.output.leadlag,
+        forecast=rules.mechanics.output.forecast,
         code=code_files("numbers"),
     output:
         NUMBERS_OUTPUTS,
@@ -45,8 +50,8 @@ rule numbers:
         studies={s.name: (s.baseline.name, [v.name for v in s.variants], s.description) for s in STUDIES.values()},
         paper=config["paper"],
         hmm=config["hmm"] if MAP_CELLS else None,
-        study_figures=STUDY_FIGURE_FILES,
-        global_figures=GLOBAL_FIGURE_FILES,
+        study_figures=PAPER_OUT.study_figure_files,
+        global_figures=PAPER_OUT.global_figure_files,
         repo=PACKAGE,
     conda:
         "../envs/groklab.yaml"

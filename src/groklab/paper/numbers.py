@@ -2,7 +2,9 @@
 
 `paper_numbers(ctx)` lists the Numbers (macros and table cells) for a config's matrix;
 `evaluate_all` runs their queries; groklab.paper.build turns them into numbers.tex, the
-tables and provenance.json.
+tables and provenance.json. Speedups, claims, lead-lag and forecast numbers read a cell of the
+table their own rule wrote (Context.tables; queries.table_cell); a table number's inputs are the
+table, then the run files behind that number (so a changed run is still named by the audit).
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ def _training_provenance(config_json: str) -> dict:
     return {"slurm_job_id": prov.get("slurm_job_id"), "trained_by_rule": prov.get("rule")}
 
 
+# the tables the numbers read, under results_dir (rules speedup_tables and mechanics)
+TABLES = {"speedups": "tables/speedups.parquet", "claims": "tables/claims.parquet",
+          "leadlag": "mechanics/leadlag.parquet", "forecast": "mechanics/forecast.parquet"}
+
+
+def _cell(table: str, where: dict, column: str, **kw) -> dict:
+    return {"table": table, "where": where, "column": column, **kw}
+
+
 @dataclass
 class Context:
     results: str                                    # results_dir, relative to the working directory
@@ -42,6 +53,11 @@ class Context:
     studies: dict[str, tuple[str, list[str], str]]  # name -> (baseline, variants, description)
     paper: dict                                     # config["paper"], defaults filled
     hmm: dict | None = None                         # config["hmm"]: the forecast's state-occupancy set
+    tables: dict[str, str] | None = None            # speedups/claims/leadlag/forecast -> parquet (default: TABLES)
+
+    def table(self, name: str) -> str:
+        """The parquet file another rule wrote (the numbers rule lists it as an input)."""
+        return (self.tables or {}).get(name) or f"{self.results}/{TABLES[name]}"
 
     @property
     def matrix_map(self) -> str:
@@ -104,8 +120,7 @@ def _baseline_numbers(ctx: Context) -> list[Number]:
             "GrokPct": ("grok_pct", "pct"), "Delay": ("delay", "int"), "DelayLo": ("delay_lo", "int"),
             "DelayHi": ("delay_hi", "int"), "DelayPct": ("delay_pct", "pct"), "FinalAcc": ("final_test_acc", "frac"),
             "Grokked": ("grokked_fraction", "frac"), "Budget": ("budget", "int")}
-    args = {"run_dir": ctx.run_dir(base), "operation": op, "confidence": ctx.paper["confidence"],
-            "n_boot": ctx.paper["bootstrap"], "seed": ctx.paper["bootstrap_seed"]}
+    args = {"run_dir": ctx.run_dir(base), "operation": op, **ctx.stats_args}
     return [Number(f"Baseline{k}", "cell_stat", args | {"column": col}, ctx.run_inputs([base]),
                    ctx.cell_refs([base]), fmt) for k, (col, fmt) in cols.items()]
 
@@ -116,26 +131,24 @@ def claim_numbers(ctx: Context, claim: dict) -> list[Number]:
     if study is None or claim["variant"] not in study[1]:
         return []       # not run: build.py prints the row and macros as "not run"
     base, var = study[0], claim["variant"]
-    args = {"base_dir": ctx.run_dir(base), "variant_dir": ctx.run_dir(var), "claim": claim,
-            "within": ctx.paper["reproduced_within"], **ctx.stats_args}
+    table = ctx.table("claims")
+    inputs, refs = [table, *ctx.run_inputs([base, var])], ctx.cell_refs([base, var])
     out = []
     for col, fmt in CLAIM_COLUMNS.items():
         for name in (f"claims/{claim['name']}/{col}", macro_name("claim", claim["name"], col)):
-            out.append(Number(name, "claim", args | {"column": col}, ctx.run_inputs([base, var]),
-                              ctx.cell_refs([base, var]), fmt))
+            out.append(Number(name, "table_cell", _cell(table, {"claim": claim["name"]}, col), inputs, refs, fmt))
     return out
 
 
 def speedup_numbers(ctx: Context, study: str) -> list[Number]:
     """Table cells speedups/<study>/<cell>/<operation>/<column> of one study."""
     base, variants, _ = ctx.studies[study]
-    out = []
+    table, out = ctx.table("speedups"), []
     for cell in [base, *variants]:
+        inputs, refs = [table, *ctx.run_inputs([base, cell])], ctx.cell_refs([base, cell])
         for op in ctx.cells[cell]["config"]["task"]["operations"]:
-            args = {"base_dir": ctx.run_dir(base), "variant_dir": ctx.run_dir(cell), "study": study,
-                    "operation": op, **ctx.stats_args}
-            out += [Number(f"speedups/{study}/{cell}/{op}/{col}", "speedup", args | {"column": col},
-                           ctx.run_inputs([base, cell]), ctx.cell_refs([base, cell]), fmt)
+            where = {"study": study, "cell": cell, "operation": op}
+            out += [Number(f"speedups/{study}/{cell}/{op}/{col}", "table_cell", _cell(table, where, col), inputs, refs, fmt)
                     for col, fmt in SPEEDUP_COLUMNS.items()]
     return out
 
@@ -187,10 +200,16 @@ def leadlag_numbers(ctx: Context) -> list[Number]:
     if not cells:          # main.tex quotes the leader: say that there is no study to rank
         return [Number(macro_name("lead", "top", col), "constant", {"value": None, "why": "no study in the matrix"},
                        [], [], "int") for col in ("observable", "median_lead", "leads_fraction", "median_lead_fraction")]
-    args, inputs, refs = {"run_dirs": [ctx.run_dir(c) for c in cells]}, _mechanics_inputs(ctx, cells), ctx.cell_refs(cells)
-    out = [Number(f"leadlag/{rank}/{col}", "leadlag", args | {"rank": rank, "column": col}, inputs, refs, fmt)
+    from groklab.analysis.mechanics import ALL
+
+    table = ctx.table("leadlag")
+    inputs, refs = [table, *_mechanics_inputs(ctx, cells)], ctx.cell_refs(cells)
+
+    def args(rank, col):   # rank: the row's position in the ranking over every study (0 = the best leader)
+        return _cell(table, {"study": ALL}, col, position=rank, missing="none" if col == "observable" else "nan")
+    out = [Number(f"leadlag/{rank}/{col}", "table_cell", args(rank, col), inputs, refs, fmt)
            for rank in range(LEADLAG_ROWS) for col, fmt in LEADLAG_COLUMNS.items()]
-    out += [Number(macro_name("lead", "top", col), "leadlag", args | {"rank": 0, "column": col}, inputs, refs,
+    out += [Number(macro_name("lead", "top", col), "table_cell", args(0, col), inputs, refs,
                    LEADLAG_COLUMNS[col]) for col in ("observable", "median_lead", "leads_fraction", "median_lead_fraction")]
     return out
 
@@ -199,20 +218,18 @@ def forecast_numbers(ctx: Context) -> list[Number]:
     """Table cells forecast/<cutoff %>/<features>/<target> over every cell, and Forecast* macros."""
     from groklab.analysis.forecast import CUTOFFS
 
-    cells = list(ctx.cells)
-    threshold = ctx.cells[cells[0]]["config"]["training"]["memorise_threshold"]
-    base = {"run_dirs": [ctx.run_dir(c) for c in cells], "memorise_threshold": threshold}
-    inputs, refs, out = _mechanics_inputs(ctx, cells), ctx.cell_refs(cells), []
-    if ctx.hmm is not None:         # the state-occupancy set reads the matrix map's K
-        base |= {"hmm": ctx.hmm, "matrix_map": ctx.matrix_map}
+    cells, table = list(ctx.cells), ctx.table("forecast")
+    inputs, refs, out = [table, *_mechanics_inputs(ctx, cells)], ctx.cell_refs(cells), []
+    if ctx.hmm is not None:         # the state-occupancy set refits the matrix map's K states in every fold
         inputs = inputs + [ctx.matrix_map]
     for cutoff in CUTOFFS:
         for feats in FORECAST_SETS:
             for target, word in FORECAST_TARGETS.items():
-                args = base | {"cutoff": cutoff, "features": feats, "target": target}
-                out.append(Number(f"forecast/{round(100 * cutoff)}/{feats}/{target}", "forecast", args, inputs, refs, "frac"))
+                # a feature set the mechanics rule left out (no matrix map: no state occupancy) prints "--"
+                args = _cell(table, {"cutoff": cutoff, "features": feats, "target": target}, "value", missing="nan")
+                out.append(Number(f"forecast/{round(100 * cutoff)}/{feats}/{target}", "table_cell", args, inputs, refs, "frac"))
                 if cutoff == FORECAST_CUTOFF:
-                    out.append(Number(macro_name("forecast", feats, word), "forecast", args, inputs, refs, "frac"))
+                    out.append(Number(macro_name("forecast", feats, word), "table_cell", args, inputs, refs, "frac"))
     return out
 
 

@@ -3,7 +3,10 @@
 A record says where a number came from: its query and arguments (groklab.paper.queries),
 its input files with their SHA-256, the cells and seeds behind it with each cell's config
 hash and the Slurm job ids that trained them, the git commit of the code, the Snakemake rule
-that wrote it and when. `audit` re-hashes the inputs and recomputes the number.
+that wrote it and when. A number read from a table another rule wrote (query table_cell) also
+has a `source`: the table file, its SHA-256 and the row (key columns, position) and column it
+came from. `audit` re-hashes the inputs, then recomputes the number, or for a table number
+re-reads that cell of the table.
 """
 
 from __future__ import annotations
@@ -53,8 +56,13 @@ def _from_json(value):
 def record(number: Number, text: str, job: dict, hashes: dict[str, str]) -> dict:
     """The provenance record of one evaluated number (text: as printed in the paper)."""
     doc = (queries.QUERIES[number.query].__doc__ or "").strip().splitlines()[0]
+    source = {}
+    if number.query == "table_cell":
+        a = number.args
+        source = {"source": {"table": a["table"], "sha256": hashes[a["table"]], "where": a["where"],
+                             "position": a.get("position", 0), "column": a["column"]}}
     return {"name": number.name, "value": _json_value(number.value), "text": text, "query": number.query,
-            "query_doc": doc, "args": number.args,
+            "query_doc": doc, "args": number.args, **source,
             "inputs": [{"path": p, "sha256": hashes[p]} for p in number.inputs], "cells": number.cells, **job}
 
 
@@ -64,26 +72,45 @@ def records(numbers: list[Number], texts: dict[str, str], job: dict) -> dict:
     return {n.name: record(n, texts[n.name], job, hashes) for n in numbers}
 
 
-def check(rec: dict, root: Path) -> list[str]:
-    """Problems with one record: changed or missing inputs, or a recomputed value that differs."""
+def check(rec: dict, root: Path, hashes: dict | None = None) -> list[str]:
+    """Problems with one record: changed or missing inputs (a table number: its table's SHA-256
+    as well), or a recomputed / re-read value that differs. hashes: a cache path -> sha256 shared
+    across the records of one audit (every input is hashed once)."""
+    hashes = {} if hashes is None else hashes
+
+    def digest(path: Path) -> str:
+        if path not in hashes:
+            hashes[path] = sha256(path)
+        return hashes[path]
+    items = list(rec["inputs"])
+    source = rec.get("source")
+    if source and source["table"] not in {i["path"] for i in items}:
+        items.insert(0, {"path": source["table"], "sha256": source["sha256"]})
+    elif source and any(i["path"] == source["table"] and i["sha256"] != source["sha256"] for i in items):
+        return [f"{rec['name']}: the record's source table {source['table']} has two different SHA-256s"]
     problems = []
-    for item in rec["inputs"]:
+    for item in items:
         path = root / item["path"]
         if not path.exists():
             problems.append(f"{rec['name']}: input {item['path']} is missing (rerun the pipeline)")
-        elif sha256(path) != item["sha256"]:
+        elif digest(path) != item["sha256"]:
             problems.append(f"{rec['name']}: input {item['path']} changed since the number was made "
-                            f"(sha256 {item['sha256'][:12]} -> {sha256(path)[:12]}); rerun the pipeline")
+                            f"(sha256 {item['sha256'][:12]} -> {digest(path)[:12]}); rerun the pipeline")
     if problems:
         return problems
+    args = rec["args"]
+    if source:   # re-read the cell of the table (relative to root, like every recorded input)
+        args = args | {"table": str(root / source["table"])}
+        what = f"re-reading {source['table']} (row {source['where']} #{source['position']}, column {source['column']})"
+    else:
+        what = f"recomputing from {', '.join(i['path'] for i in rec['inputs'])}"
     try:
-        value = queries.evaluate(rec["query"], rec["args"])
+        value = queries.evaluate(rec["query"], args)
     except Exception as exc:   # a corrupt input: name it instead of a traceback
-        return [f"{rec['name']}: recomputing from {', '.join(i['path'] for i in rec['inputs'])} failed: "
-                f"{type(exc).__name__}: {exc}"]
+        return [f"{rec['name']}: {what} failed: {type(exc).__name__}: {exc}"]
     recorded = _from_json(rec["value"])
     if not queries.same(recorded, value):
-        return [f"{rec['name']}: recorded {recorded!r} but the inputs now give {value!r}"]
+        return [f"{rec['name']}: recorded {recorded!r} but {what} now gives {value!r}"]
     return []
 
 
