@@ -52,7 +52,7 @@ rule numbers:
         hmm=config["hmm"] if MAP_CELLS else None,
         study_figures=PAPER_OUT.study_figure_files,
         global_figures=PAPER_OUT.global_figure_files,
-        repo=PACKAGE,
+        repo=lambda w, input: os.path.dirname(input.code[0]),   # a directory of the checkout, for its git commit
     conda:
         "../envs/groklab.yaml"
     log:
