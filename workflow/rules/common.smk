@@ -1,6 +1,7 @@
 # Validate the config against workflow/schemas/config.schema.yaml (defaults filled in place),
 # expand the matrix into cells, and define the helpers the other rule files use.
 import os
+import re
 import shutil
 import sys
 
@@ -77,41 +78,22 @@ def get_train_map(wildcards):
 
 
 # The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.
-from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
+# Which figures and generated files this matrix has is the package's (groklab.paper.targets).
+from groklab.paper.figures import FIGURES
+from groklab.paper.targets import PaperTargets, figure_names
 
 PAPER = config["paper"]["dir"]
-GENERATED = f"{PAPER}/generated"
+PAPER_OUT = PaperTargets(RESULTS, PAPER, CELLS, STUDIES, MAP_CELLS, config["paper"])
+GENERATED = PAPER_OUT.generated
 # relative to the working directory, so a moved or copied project keeps its provenance
 MAIN_TEX = os.path.relpath(f"{workflow.basedir}/paper/main.tex")
 # The groklab code that actually runs (the checkout's src/ with the editable install of scripts/setup.sh).
 PACKAGE = os.path.dirname(groklab.__file__)
-MULTI_TASK = [c.name for c in CELLS.values() if len(c.config.task.operations) > 1]
-CELL_NAMES = {c.name: c for c in CELLS.values()}
-PROGRESS_CELL = progress_cell(config["paper"], {c.name: c.config.task.operations for c in CELLS.values()})
-
-
-def wanted_global_figures():
-    """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
-    wanted = {"matrix-map": bool(MAP_CELLS), "speedups": bool(STUDIES), "progress": PROGRESS_CELL is not None, "per-operation": bool(MULTI_TASK),
-              "trajectories": bool(STUDIES), "lead-heatmap": bool(STUDIES), "leadlag-runs": bool(STUDIES),
-              "phase-diagram": config["paper"]["phase_diagram"] is not None}
-    return [f for f, ok in wanted.items() if ok]
-
-
-STUDY_FIGURE_FILES = {s: {f"generated/figures/{pdf_name(f, s)}": FIGURES[f].caption
-                          for f in ("accuracy", "hmm-map", "hmm-selection")} for s in STUDIES}
-GLOBAL_FIGURE_FILES = {f"generated/figures/{pdf_name(f)}": FIGURES[f].caption for f in wanted_global_figures()}
-FIGURE_PDFS = [f"{PAPER}/{p}" for files in STUDY_FIGURE_FILES.values() for p in files] + [
-    f"{PAPER}/{p}" for p in GLOBAL_FIGURE_FILES
-]
 
 SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
-NUMBERS_OUTPUTS = [f"{GENERATED}/{f}" for f in ("numbers.tex", "studies.tex", "figures.tex", "provenance.json",
-                                                 "tables/claims.tex", "tables/leadlag.tex", "tables/forecast.tex",
-                                                 "tables/interventions.tex")] + [
-    f"{GENERATED}/tables/speedups-{s}.tex" for s in STUDIES
-]
+NUMBERS_OUTPUTS = PAPER_OUT.numbers_outputs
+FIGURE_PDFS = PAPER_OUT.figure_pdfs
 # latexmk from Debian's TeX Live (README: Paper); without it the paper's sources are still generated.
 LATEX = shutil.which("latexmk") is not None and os.environ.get("GROKLAB_LATEX", "1") != "0"
 PAPER_TARGETS = NUMBERS_OUTPUTS + FIGURE_PDFS + ([f"{PAPER}/main.pdf"] if LATEX else [])
@@ -120,22 +102,31 @@ if not LATEX:
           f"generated under {GENERATED} (README: Paper lists the TeX packages)", file=sys.stderr)
 
 
-# Figures: each figure job lists its own plotting module and the shared style as inputs.
-def plot_inputs(module):
-    """The figure's own module and what every figure shares (style, table readers)."""
-    return {"code": module_inputs(f"groklab.paper.plots.{module}")}
+# The figure rules (figures.smk): what a figure job reads, its params.
+def figure_inputs(wildcards):
+    """The result files FIGURES[figure].inputs names, and the code that computes and draws it."""
+    figure, study = wildcards.figure, wildcards.get("study")
+    cells = PAPER_OUT.figure_cells(figure, study)
+    hmm = rules.hmm_fit.output if study else rules.hmm_matrix_fit.output
+    files = {"metrics": [f"{RESULTS}/runs/{i}/metrics.parquet" for i in cells],
+             "observables": [f"{RESULTS}/runs/{i}/observables.parquet" for i in cells],
+             "runs": RUNS_SUMMARY, "speedups": SPEEDUPS, "leadlag": rules.mechanics.output.leadlag,
+             "map": hmm.map.replace("{study}", study or ""), "selection": hmm.selection.replace("{study}", study or "")}
+    code = sorted({*code_files("figure"), *module_inputs(f"groklab.paper.plots.{FIGURES[figure].module}")})
+    return {"code": code, **{kind: files[kind] for kind in FIGURES[figure].inputs}}
 
 
-def figure_output(figure, study_wildcard=False):
-    path = f"{GENERATED}/figures/{pdf_name(figure, '{study}' if study_wildcard else None)}"
-    return report(path, caption=f"../report/{figure}.rst", category="Figures",
-                  subcategory="{study}" if study_wildcard else "All studies")
+def figure_params(key):
+    """params of a figure job: its module, caption (workflow/report/<figure>.rst) or the options
+    of its compute ("data") or draw half ("draw")."""
+    def get(wildcards):
+        if key == "module":
+            return FIGURES[wildcards.figure].module
+        if key == "caption":
+            return open(f"{workflow.basedir}/workflow/report/{wildcards.figure}.rst").read()
+        return PAPER_OUT.figure_options(wildcards.figure, wildcards.get("study"))[key]
+    return get
 
 
-def axis_labels():
-    """Cell name -> {axis: value label} for the cross-product cells ("lr~0.001__wd~1")."""
-    return {c.name: dict(part.split("~", 1) for part in c.name.split("__") if "~" in part) for c in CELLS.values()}
-
-
-def study_cells_named():
-    return {c.id: c.name for s in STUDIES.values() for c in (s.baseline, *s.variants)}
+def one_of(names):
+    return "|".join(re.escape(n) for n in names)

@@ -1,8 +1,16 @@
-"""Snakemake adapter: draw one figure with groklab.paper.plots.<params.module>.render."""
+"""Snakemake adapter: compute one figure's data with groklab.analysis.figure_data.<params.module>,
+write it as the job's table, and draw the table with groklab.paper.plots.<params.module>.draw."""
 
 import importlib
 import sys
 
+import pandas as pd
+
+from groklab import io
+from groklab.analysis import figure_data
+
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-module = importlib.import_module(f"groklab.paper.plots.{snakemake.params.module}")
-module.render(snakemake.input, snakemake.output[0], **snakemake.params.options)
+p = snakemake.params
+io.write_parquet(snakemake.output.table, getattr(figure_data, p.module)(snakemake.input, **p.data))
+plot = importlib.import_module(f"groklab.paper.plots.{p.module}")
+plot.draw(pd.read_parquet(snakemake.output.table), snakemake.output.pdf, **p.draw)   # drawn from the table alone

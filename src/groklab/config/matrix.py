@@ -24,6 +24,14 @@ from groklab.vocabulary import HMM_STATE
 class Cell:
     name: str            # readable: "op~div__lr~0.003", "base" for a matrix without axes, or an include's name
     config: CellConfig
+    # (axis, value label) of a cross-product cell, in axis order ("lr~0.001__wd~1" -> lr: 0.001, wd: 1);
+    # empty for an include. Not part of the config, so no part of the hash or id.
+    axis_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Axis -> value label (the figures' axes: the phase diagram)."""
+        return dict(self.axis_labels)
 
     @cached_property
     def config_hash(self) -> str:
@@ -182,9 +190,10 @@ def _check_labels(names: list[str], choices: list[list]) -> None:
                 )
 
 
-def _make_cell(builder: _CellBuilder, name: str, overrides: list, tag: bool) -> Cell:
+def _make_cell(builder: _CellBuilder, name: str, overrides: list, tag: bool,
+               axis_labels: tuple[tuple[str, str], ...] = ()) -> Cell:
     try:
-        return Cell(name=name, config=builder.build(overrides))
+        return Cell(name=name, config=builder.build(overrides), axis_labels=axis_labels)
     except ConfigError as exc:
         raise ConfigError(f"{exc} [matrix cell {name}]" if tag else str(exc)) from None
 
@@ -204,7 +213,7 @@ def _axis_cells(config: dict, builder: _CellBuilder) -> list[Cell]:
             continue
         name = "__".join(f"{n}~{lab}" for n, lab in zip(names, labels)) or "base"
         overrides = [(axes[n]["key"], choices[a][j][1], tokens[a][j]) for a, (n, j) in enumerate(zip(names, combo))]
-        cell = _make_cell(builder, name, overrides, tag=bool(names))
+        cell = _make_cell(builder, name, overrides, tag=bool(names), axis_labels=tuple(zip(names, labels)))
         if cell.config_hash in seen:
             raise ConfigError(
                 f"matrix.axes: cells {seen[cell.config_hash]} and {name} resolve to the same config "

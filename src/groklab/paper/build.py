@@ -11,6 +11,8 @@ from groklab.paper.latex import escape, format_value, macro_name, macros, table
 from groklab.paper.numbers import (CLAIM_COLUMNS, DEFAULT_CLAIMS, FORECAST_SETS, LEADLAG_COLUMNS, LEADLAG_ROWS, Context, Number,
                       evaluate_all, paper_numbers)
 from groklab.paper.provenance import records
+from groklab.paper.targets import (CLAIMS_TEX, FIGURES_TEX, FORECAST_TEX, INTERVENTIONS_TEX, LEADLAG_TEX, NUMBERS_TEX,
+                                   PROVENANCE_JSON, STUDIES_TEX, speedups_tex as speedups_file)
 from groklab.vocabulary import HMM_STATE
 
 METRIC_LABELS = {"grok_step": "grok step", "grok_pct": "grok \\%", "delay": "delay", "delay_pct": "delay \\%"}
@@ -194,21 +196,22 @@ def studies_tex(ctx: Context, figures: dict[str, dict[str, str]], text: dict[str
 
 
 def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, str], job: dict) -> list[Number]:
-    """Evaluate every number and write <out_dir>/{numbers.tex, tables/*, studies.tex, figures.tex, provenance.json}."""
+    """Evaluate every number and write <out_dir>/{numbers.tex, tables/*, studies.tex, figures.tex, provenance.json}
+    (groklab.paper.targets.generated_files: the list the workflow declares as outputs)."""
     numbers = paper_numbers(ctx) + _not_run(ctx)
     evaluate_all(numbers)
     text = {n.name: format_value(n.value, n.fmt) for n in numbers}
     out = Path(out_dir)
-    io.write_text(out / "numbers.tex", macros({k: v for k, v in text.items() if "/" not in k}))
-    io.write_text(out / "tables" / "claims.tex", claims_tex(ctx, text))
+    io.write_text(out / NUMBERS_TEX, macros({k: v for k, v in text.items() if "/" not in k}))
+    io.write_text(out / CLAIMS_TEX, claims_tex(ctx, text))
     for study in ctx.studies:
-        io.write_text(out / "tables" / f"speedups-{study}.tex", speedups_tex(ctx, study, text))
-    io.write_text(out / "tables" / "leadlag.tex", leadlag_tex(text))
-    io.write_text(out / "tables" / "forecast.tex", forecast_tex(text))
+        io.write_text(out / speedups_file(study), speedups_tex(ctx, study, text))
+    io.write_text(out / LEADLAG_TEX, leadlag_tex(text))
+    io.write_text(out / FORECAST_TEX, forecast_tex(text))
     values = {n.name: n.value for n in numbers}
-    io.write_text(out / "tables" / "interventions.tex", interventions_tex(ctx, text, values))
-    io.write_text(out / "studies.tex", studies_tex(ctx, figures, text, values))
-    io.write_text(out / "figures.tex", "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
+    io.write_text(out / INTERVENTIONS_TEX, interventions_tex(ctx, text, values))
+    io.write_text(out / STUDIES_TEX, studies_tex(ctx, figures, text, values))
+    io.write_text(out / FIGURES_TEX, "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
                                                  for p, c in global_figures.items()))
-    io.write_json(out / "provenance.json", records(numbers, text, job))
+    io.write_json(out / PROVENANCE_JSON, records(numbers, text, job))
     return numbers

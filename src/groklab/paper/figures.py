@@ -1,16 +1,32 @@
-"""The paper's figures: which plotting module draws each, for which scope, and its caption
-(used by the LaTeX figure environments and by the Snakemake report)."""
+"""The paper's figures: which plotting module draws each, for which scope, what it reads, and its
+caption (used by the LaTeX figure environments and by the Snakemake report).
+
+Each figure is drawn in two halves: groklab.analysis.figure_data.<module> reads the result files
+named by `inputs` and returns the plotted data as one table (written next to the PDF as Parquet);
+groklab.paper.plots.<module>.draw draws that table. groklab.paper.targets resolves `inputs` and
+`cells` into the files of one matrix."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
+# What a figure may read (Figure.inputs): per-cell run files of the figure's cells, the runs summary,
+# the speedups table, the lead-lag ranking, an HMM map and its model selection (the study's map for a
+# study figure, the matrix map for a global one).
+INPUT_KINDS = ("metrics", "observables", "runs", "speedups", "leadlag", "map", "selection")
+# Whose run files (Figure.cells): the study's cells, every study's cells, the multi-task cells, the
+# progress-measures cell.
+CELL_SETS = ("study", "studies", "multi_task", "progress")
+
+
 @dataclass(frozen=True)
 class Figure:
-    module: str      # groklab.paper.plots.<module>.render draws it
+    module: str      # groklab.analysis.figure_data.<module> computes it, groklab.paper.plots.<module>.draw draws it
     scope: str       # "study": one PDF per study; "global": one PDF
     caption: str
+    inputs: tuple[str, ...] = ()     # of INPUT_KINDS
+    cells: str | None = None         # of CELL_SETS: whose metrics/observables files
 
 
 TRAJECTORY_OBSERVABLES = ["weights.sum_sq", "weights.trace_norm", "weights.stable_rank", "fourier.embed_gini",
@@ -20,41 +36,41 @@ TRAJECTORY_OBSERVABLES = ["weights.sum_sq", "weights.trace_norm", "weights.stabl
 FIGURES = {
     "accuracy": Figure("accuracy", "study",
                        "Train (dashed) and test (solid) accuracy of every cell of the study: seeds thin, mean bold; "
-                       "triangles mark each seed's grok step."),
+                       "triangles mark each seed's grok step.", inputs=("metrics", "runs"), cells="study"),
     "hmm-map": Figure("hmm_map", "study",
                       "HMM training map of the study (Hu et al.): hidden states (size = occupancy) and the "
-                      "transitions that occur, with their probabilities."),
+                      "transitions that occur, with their probabilities.", inputs=("map",)),
     "hmm-selection": Figure("hmm_selection", "study",
                             "HMM model selection: BIC and AIC (left) and held-out log-likelihood per observation "
-                            "(right) against the number of states; the dashed line is the chosen K."),
+                            "(right) against the number of states; the dashed line is the chosen K.", inputs=("map", "selection")),
     "matrix-map": Figure("hmm_map", "global",
                          "The matrix training map: one HMM over every run of the matrix on one pooled scale (states "
                          "numbered by first visit, the numbers \\texttt{hmm\\_state} interventions refer to; size = "
-                         "occupancy) and the transitions that occur, with their probabilities."),
+                         "occupancy) and the transitions that occur, with their probabilities.", inputs=("map",)),
     "speedups": Figure("speedups", "global",
                        "Speedup of each variant over its study's baseline (baseline / variant, log scale) for the "
-                       "grok step in \\% of budget and for the delay, with bootstrap intervals over seeds."),
+                       "grok step in \\% of budget and for the delay, with bootstrap intervals over seeds.", inputs=("speedups",)),
     "progress": Figure("progress", "global",
                        "Nanda et al.'s progress measures for one addition model, with the phases located from the "
                        "data: memorisation (train accuracy reached), circuit formation (until the test loss has "
                        "fallen 10\\% of the way to its final value) and cleanup (until the weight norm has "
-                       "completed 90\\% of its fall)."),
+                       "completed 90\\% of its fall).", inputs=("metrics", "observables"), cells="progress"),
     "per-operation": Figure("per_operation", "global",
                             "Multi-task cells: test accuracy per operation (mean over seeds); dotted lines mark "
-                            "each operation's mean grok step."),
+                            "each operation's mean grok step.", inputs=("metrics", "runs"), cells="multi_task"),
     "trajectories": Figure("trajectories", "global",
                            "Observables of grokked runs on a normalised clock (0 = memorisation, 1 = grok step), "
-                           "each rescaled to 0 at memorisation and 1 at the grok step: runs thin, median bold."),
+                           "each rescaled to 0 at memorisation and 1 at the grok step: runs thin, median bold.", inputs=("observables", "runs"), cells="studies"),
     "lead-heatmap": Figure("lead_heatmap", "global",
                            "Which observables change first: median normalised change of every observable across "
-                           "grokked runs, rows sorted by the median time at which half the change is done."),
+                           "grokked runs, rows sorted by the median time at which half the change is done.", inputs=("observables", "runs"), cells="studies"),
     "leadlag-runs": Figure("leadlag_runs", "global",
                            "The observables that lead grokking most consistently (lead-lag table), run by run: each "
                            "row one grokked run, sorted by its steps to grok, coloured by the observable z-scored "
-                           "within the run; ticks mark each run's grok step."),
+                           "within the run; ticks mark each run's grok step.", inputs=("leadlag", "observables", "runs"), cells="studies"),
     "phase-diagram": Figure("phase_diagram", "global",
                             "Steps to grok (mean over seeds, never-grokked seeds counted at the budget) over the "
-                            "learning-rate x weight-decay grid; x marks grid cells where no seed grokked."),
+                            "learning-rate x weight-decay grid; x marks grid cells where no seed grokked.", inputs=("runs",)),
 }
 
 

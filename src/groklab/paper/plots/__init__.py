@@ -1,1 +1,1 @@
-"""Figures: each module reads result tables only and writes one figure."""
+"""Figures: each module draws one figure from its data table (groklab.analysis.figure_data computes it)."""

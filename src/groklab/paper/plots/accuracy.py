@@ -1,25 +1,29 @@
 """Train and test accuracy of every cell of one study: seeds as thin lines, the mean bold, each
-seed's grok step marked on the axis."""
+seed's grok step marked on the axis (data: groklab.analysis.figure_data.accuracy)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from groklab.paper.plots import style
-from groklab.analysis.collect import cell_frames, grok_steps
+
+CURVES = (("train_acc", "--"), ("test_acc", "-"))
 
 
-def render(inputs, out_pdf: str, study: str, cells: dict[str, str]) -> None:
-    frames = cell_frames(inputs.metrics, cells)
-    runs = pd.read_parquet(inputs.runs)
-    fig, axes = style.grid(len(frames))
-    for ax, (cell, m) in zip(axes, frames.items()):
-        for col, color, ls in (("train_acc", style.PALETTE[0], "--"), ("test_acc", style.PALETTE[1], "-")):
-            for _, run in m.groupby("seed"):
-                ax.plot(run["step"], run[col], color=color, ls=ls, lw=0.4, alpha=0.5)
-            mean = m.groupby("step")[col].mean()
-            ax.plot(mean.index, mean.to_numpy(), color=color, ls=ls, lw=1.4, label=col.replace("_acc", ""))
-        grok = grok_steps(runs, cell).dropna()
+def draw(table: pd.DataFrame, out_pdf: str, study: str) -> None:
+    cells = list(dict.fromkeys(table["cell"]))
+    fig, axes = style.grid(len(cells))
+    for ax, cell in zip(axes, cells):
+        t = table[table["cell"] == cell]
+        for i, (col, ls) in enumerate(CURVES):
+            color = style.PALETTE[i]
+            c = t[t["curve"] == col]
+            for _, run in c[c["kind"] == "seed"].groupby("seed"):
+                ax.plot(run["step"], run["value"], color=color, ls=ls, lw=0.4, alpha=0.5)
+            mean = c[c["kind"] == "mean"]
+            ax.plot(mean["step"].to_numpy(), mean["value"].to_numpy(), color=color, ls=ls, lw=1.4,
+                    label=col.replace("_acc", ""))
+        grok = t.loc[t["kind"] == "grok", "step"]
         if len(grok):
             ax.plot(grok.to_numpy(), [0.03] * len(grok), "v", color="k", ms=4, label="grok step")
         ax.set_title(cell)

@@ -1,25 +1,23 @@
-"""The HMM model-selection curve of one study: BIC/AIC and held-out log-likelihood against K."""
+"""The HMM model-selection curve of one study: BIC/AIC and held-out log-likelihood against K
+(data: groklab.analysis.figure_data.hmm_selection)."""
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 
 from groklab.paper.plots import style
 
 
-def render(inputs, out_pdf: str, study: str = "") -> None:
-    sel = pd.read_parquet(inputs.selection)
-    chosen_k = json.load(open(inputs.map))["K"]
+def draw(sel: pd.DataFrame, out_pdf: str) -> None:
     fig, (a, b) = style.figure(0.3, ncols=2)
     a.plot(sel.K, sel.bic, marker="o", label="BIC")
     a.plot(sel.K, sel.aic, marker="s", label="AIC")
-    a.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
     a.set_xlabel("states K")
     a.legend(frameon=False)
     b.plot(sel.K, sel.heldout_ll_per_obs, marker="o", color=style.PALETTE[2])
-    b.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
+    for ax in (a, b):
+        for chosen_k in sel.chosen_k.unique():
+            ax.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
     b.set_xlabel("states K")
     b.set_ylabel("held-out log-lik. / obs.")
     style.save(fig, out_pdf)

@@ -1,13 +1,12 @@
 """Steps to grok over two matrix axes (e.g. learning rate x weight decay), one panel per value of
 a third (e.g. p): mean over seeds with never-grokked seeds censored at the budget; grid cells
-where no seed grokked are marked x."""
+where no seed grokked are marked x (data: groklab.analysis.figure_data.phase_diagram)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from groklab.analysis.speedup import censor
 from groklab.paper.plots import style
 
 
@@ -18,12 +17,7 @@ def _sort_key(label: str):
         return (1, label)
 
 
-def render(inputs, out_pdf: str, axes: dict, labels: dict[str, dict[str, str]]) -> None:
-    runs = censor(pd.read_parquet(inputs.runs))
-    per_cell = runs.groupby("cell").agg(grok=("grok_step_c", "mean"), grokked=("grokked", "any")).reset_index()
-    for key in ("x", "y", "facet"):
-        if axes.get(key):
-            per_cell[key] = per_cell["cell"].map(lambda c: labels[c][axes[key]])
+def draw(per_cell: pd.DataFrame, out_pdf: str, axes: dict) -> None:
     facets = sorted(per_cell["facet"].unique(), key=_sort_key) if axes.get("facet") else [None]
     fig, panels = style.grid(len(facets), max_cols=2, row_height=0.42)
     vmax = np.log10(max(per_cell["grok"].max(), 10))
@@ -43,3 +37,10 @@ def render(inputs, out_pdf: str, axes: dict, labels: dict[str, dict[str, str]]) 
         ax.set_title(f"{axes['facet']} = {facet}" if facet is not None else "steps to grok")
     fig.colorbar(im, ax=panels, label="log10 steps to grok")
     style.save(fig, out_pdf)
+
+
+def render(inputs, out_pdf: str, axes: dict, labels: dict[str, dict[str, str]]) -> None:
+    """Compute and draw in one call (the workflow runs the halves separately, writing the table)."""
+    from groklab.analysis.figure_data import phase_diagram
+
+    draw(phase_diagram(inputs, axes=axes, labels=labels), out_pdf, axes=axes)

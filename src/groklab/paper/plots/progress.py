@@ -1,6 +1,7 @@
 """Nanda et al.'s progress measures for one addition model: train/test loss, restricted and
 excluded loss, sum of squared weights and the embedding's Fourier Gini, with the three phases
-(memorisation, circuit formation, cleanup) shaded where groklab.analysis.phases locates them."""
+(memorisation, circuit formation, cleanup) shaded where groklab.analysis.phases locates them
+(data: groklab.analysis.figure_data.progress)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from groklab.analysis.phases import locate_phases
 from groklab.paper.plots import style
 
 PHASES = (("memorisation", "memorisation"), ("circuit_formation", "circuit formation"), ("cleanup", "cleanup"))
@@ -29,19 +29,16 @@ def _shade(ax, bounds: dict) -> None:
         start = end
 
 
-def render(inputs, out_pdf: str, cell: str, seed: int, thresholds: dict) -> None:
-    m = pd.read_parquet(inputs.metrics)
-    obs = pd.read_parquet(inputs.observables)
-    m, obs = m[m.seed == seed].sort_values("step"), obs[obs.seed == seed].sort_values("step")
-    data = m.merge(obs, on=["seed", "step"], how="outer").sort_values("step")
-    bounds = locate_phases(m, obs, thresholds)
+def draw(table: pd.DataFrame, out_pdf: str, cell: str, seed: int) -> None:
+    phases = table[table["kind"] == "phase"]
+    bounds = dict(zip(phases["name"], phases["step"].astype(float)))
+    curves = table[table["kind"] == "curve"]
     fig, axes = style.grid(4, max_cols=4, row_height=0.27)
     for ax, (title, cols, log) in zip(axes, PANELS):
         _shade(ax, bounds)
         for i, col in enumerate(cols):
-            s = data[["step", col]].dropna() if col in data else data[["step"]].iloc[:0]
-            ax.plot(s["step"], s.iloc[:, 1] if len(s) else [], color=style.PALETTE[i], lw=1.1,
-                    label=col.split(".")[-1].replace("_", " "))
+            s = curves[curves["name"] == col]
+            ax.plot(s["step"], s["value"], color=style.PALETTE[i], lw=1.1, label=col.split(".")[-1].replace("_", " "))
         if log:
             ax.set_yscale("log")
         ax.set_title(title)

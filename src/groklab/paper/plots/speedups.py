@@ -1,5 +1,6 @@
 """Speedup of every study's variants over its baseline (baseline / variant, log scale) for the
-grok step in % of budget and for the delay, with bootstrap intervals; 1 = no change."""
+grok step in % of budget and for the delay, with bootstrap intervals; 1 = no change
+(data: groklab.analysis.figure_data.speedups)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,21 @@ from groklab.paper.plots import style
 BARS = (("speedup_grok_pct", "grok step (% budget)"), ("speedup_delay", "delay (steps)"))
 
 
-def render(inputs, out_pdf: str) -> None:
-    table = pd.read_parquet(inputs.speedups)
-    table = table[(table["role"] == "variant") & table["speedup_grok_pct"].notna()]
+def draw(table: pd.DataFrame, out_pdf: str) -> None:
     studies = list(dict.fromkeys(table["study"]))
     fig, axes = style.grid(max(len(studies), 1), max_cols=2, row_height=0.3)
     if not studies:
         style.empty_note(axes[0], "no study has a variant with a baseline operation")
     for ax, study in zip(axes, studies):
         rows = table[table["study"] == study]
-        labels = [f"{c}\n({o})" if (rows["cell"] == c).sum() > 1 else c for c, o in zip(rows["cell"], rows["operation"])]
         x = np.arange(len(rows))
         for j, (col, name) in enumerate(BARS):
-            val, lo, hi = rows[col].to_numpy(), rows[f"{col}_lo"].to_numpy(), rows[f"{col}_hi"].to_numpy()
-            err = np.vstack([val - np.nan_to_num(lo, nan=val), np.nan_to_num(hi, nan=val) - val])
-            ax.bar(x + (j - 0.5) * 0.38, val, 0.38, yerr=err, capsize=2, color=style.PALETTE[j], label=name,
-                   error_kw={"lw": 0.7})
+            val, lo, hi = rows[col].to_numpy(float), rows[f"{col}_lo"].to_numpy(float), rows[f"{col}_hi"].to_numpy(float)
+            ax.bar(x + (j - 0.5) * 0.38, val, 0.38, yerr=np.vstack([val - lo, hi - val]), capsize=2,
+                   color=style.PALETTE[j], label=name, error_kw={"lw": 0.7})
         ax.axhline(1, color="0.3", lw=0.7)
         ax.set_yscale("log")
-        ax.set_xticks(x, labels, fontsize=6)
+        ax.set_xticks(x, rows["label"].tolist(), fontsize=6)
         ax.set_title(study)
         ax.set_ylabel("speedup (baseline / variant)")
     axes[0].legend(frameon=False, fontsize=6)
