@@ -96,15 +96,15 @@ def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
     runs = {}
     for name, poison in (("clean", False), ("poisoned", True)):
         run = GroupRun(cell, [0, 1, 2], split, torch.device("cpu"), tmp_path / name)
-        run.eval_now()
+        run.evaluation(run)
         for step in range(40):
             if poison and step == 15:          # model 1's weights blow up, as with a huge lr
                 with torch.no_grad():
                     run.model.p("W_U")[1].fill_(float("inf"))
             run.train_step()
             if run.step % 10 == 0:
-                run.eval_now()
-        runs[name] = pd.DataFrame(run.rows)
+                run.evaluation(run)
+        runs[name] = pd.DataFrame(run.parts.rows["metrics"])
     clean, poisoned = runs["clean"], runs["poisoned"]
     flagged = poisoned.groupby("seed").diverged.any()
     assert flagged.to_dict() == {0: False, 1: True, 2: False}

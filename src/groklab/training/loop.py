@@ -20,26 +20,30 @@ import torch
 from tqdm import tqdm
 
 from groklab import io
-from groklab.training.batches import Batches
 from groklab.config.cells import CellConfig, ConfigError
-from groklab.training.data import Split, make_split
-from groklab.training.evaluation import evaluate, metric_rows
 from groklab.maps.decode import check_pooled
-from groklab.training.interventions import LossWeights, Triggers, metric_signals
-from groklab.training.losses import per_example_loss, per_model_loss
+from groklab.seeding import derive_seed
+from groklab.training import checkpoint
+from groklab.training.batches import Batches
+from groklab.training.callbacks import Checkpointing, Evaluation
+from groklab.training.checkpoint import CHECKPOINT_FORMAT
+from groklab.training.data import Split, make_split
 from groklab.training.models import build_model
-from groklab.training.observables import check_signals, make_probe, observe
+from groklab.training.objective import Objective
+from groklab.training.observables import check_signals
 from groklab.training.optim import EnsembleOptimizer
+from groklab.training.parts import Parts
 from groklab.training.resources import pick_ensemble_size, resolve_device, tune_allocator
 from groklab.training.rundir import RESULTS_FORMAT
-from groklab.seeding import derive_seed
 from groklab.vocabulary import HMM_STATE
-
-CHECKPOINT_FORMAT = 1
 
 
 class GroupRun:
-    """One ensemble of seeds trained as one batched program, resumable from its checkpoint."""
+    """One ensemble of seeds trained as one batched program, resumable from its checkpoint.
+
+    A plain loop (train_step, then the callbacks that are due) over the pieces it drives: the
+    Objective (each model's loss), the Parts (metric/observable Parquet parts), the callbacks
+    Evaluation and Checkpointing (groklab.training.callbacks); state_dict() is the checkpoint."""
 
     def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, workdir: Path,
                  hmm_map: dict | None = None, map_path: str = "map"):
@@ -53,123 +57,46 @@ class GroupRun:
         blocks = sizes if task.balanced else [sum(sizes)]
         minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
         self.batches = Batches(self.seeds, blocks, tr.batch_size) if minibatch else None
-        # Balanced full batch: the loss is the mean over operations of each operation's mean loss.
-        starts = [sum(sizes[:k]) for k in range(len(sizes))]
-        self.op_slices = [slice(a, a + n) for a, n in zip(starts, sizes)] if len(blocks) > 1 and not minibatch else None
-        self.step, self.n_parts, self.rows, self.last_eval = 0, 0, [], -1
-        self.streak = torch.zeros(len(seeds), dtype=torch.long)   # consecutive evals at/above grok_threshold
-        self.diverged = torch.zeros(len(seeds), dtype=torch.bool)  # loss or logits became NaN/Inf
-        # observables: the initial parameters (rebuilt from the seeds on resume, so not stored)
-        # and those of the previous observation (stored: update ratios need them)
-        self.init = {n: w.detach().clone() for n, w in self.model.named_weights()}
-        self.prev, self.prev_step, self.obs_rows = None, None, []
-        self._setup_interventions(sizes, hmm_map, map_path)
-
-    def _setup_interventions(self, sizes: list[int], hmm_map: dict | None, map_path: str) -> None:
-        """Which rules fired for which model, and per-operation loss weights when a rule changes the
-        data mix (None otherwise: the plain loss, bit for bit)."""
-        rules, ops, E = self.cell.training.interventions, self.cell.task.operations, len(self.seeds)
-        self.triggers = Triggers(rules, E, hmm_map, map_path)
-        mix = any("data_mix" in r["set"] for r in rules)
-        self.loss_weights = LossWeights(ops, E, self.device) if mix else None
-        # balanced full batch: each example weighs 1 / (its operation's count) in a data-mix loss
-        per_op = 1.0 / torch.tensor(sizes, dtype=torch.float32, device=self.device)              # (n_ops,)
-        self.example_base = per_op[self.data["train_op"]] if self.op_slices is not None else None  # (N,)
+        self.objective = Objective(cell, len(self.seeds), sizes, minibatch, self.data["train_op"], device)
+        self.parts = Parts(workdir)
+        self.evaluation = Evaluation(cell, self.seeds, self.model, hmm_map, map_path)
+        self.callbacks = [self.evaluation, Checkpointing(tr.checkpoint_every)]   # in this order after a step
+        self.step = 0
 
     @property
     def ckpt_path(self) -> Path:
         return self.dir / "checkpoint.pt"
 
+    def _values(self) -> dict[str, tuple[object, str]]:
+        """Checkpoint key -> (object, attribute) of the plain values a resume restores."""
+        ev = self.evaluation
+        return {"step": (self, "step"), "n_parts": (self.parts, "n_parts"), "streak": (ev, "streak"),
+                "last_eval": (ev, "last_eval"), "diverged": (ev, "diverged"),
+                "prev": (ev.probes, "prev"), "prev_step": (ev.probes, "prev_step")}
+
+    def _pieces(self) -> dict[str, object]:
+        """Checkpoint key -> the piece with state_dict()/load_state_dict() (None: this cell has none)."""
+        return {"model": self.model, "optimizer": self.opt, "batches": self.batches,
+                "triggers": self.evaluation.triggers, "loss_weights": self.objective.weights}
+
+    def state_dict(self) -> dict:
+        """Everything a resume needs; load_state_dict reads back exactly these keys."""
+        values = {k: getattr(obj, attr) for k, (obj, attr) in self._values().items()}
+        return values | {k: p.state_dict() if p is not None else None for k, p in self._pieces().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, (obj, attr) in self._values().items():
+            setattr(obj, attr, state[k])
+        for k, piece in self._pieces().items():
+            if piece is not None and state.get(k) is not None:   # "triggers": absent before interventions
+                piece.load_state_dict(state[k])
+
     def resume(self) -> bool:
-        """Load the last checkpoint if one exists; drop metric parts written after it."""
+        """Load the last checkpoint if one exists; drop parts written after it. True if past step 0."""
         if self.ckpt_path.exists():
-            state = self._load_checkpoint()
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-            if self.batches is not None:
-                self.batches.load_state_dict(state["batches"])
-            self.step, self.n_parts, self.streak, self.last_eval, self.diverged, self.prev, self.prev_step = (
-                state[k] for k in ("step", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step"))
-            if state.get("triggers") is not None:
-                self.triggers.load_state_dict(state["triggers"])
-            if self.loss_weights is not None:
-                self.loss_weights.load_state_dict(state["loss_weights"])
-        for part in [*self.dir.glob("metrics-*.parquet"), *self.dir.glob("observables-*.parquet")]:
-            if int(part.stem.split("-")[1]) >= self.n_parts:
-                part.unlink()
+            self.load_state_dict(checkpoint.load(self.ckpt_path, self.cell.hash, self.seeds, self.device))
+        self.parts.drop_unrecorded()
         return self.step > 0
-
-    def _load_checkpoint(self) -> dict:
-        try:
-            state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        except Exception as exc:  # a torn or foreign file: say which and what to do
-            raise ConfigError(f"{self.ckpt_path}: unreadable checkpoint ({type(exc).__name__}); delete it to restart this cell") from None
-        if state.get("cell_hash") != self.cell.hash or state.get("seeds") != self.seeds:
-            raise ConfigError(
-                f"{self.ckpt_path}: checkpoint belongs to another cell config or seed group; "
-                "delete the cell's .partial directory and rerun the cell"
-            )
-        return state
-
-    def checkpoint(self) -> None:
-        self.flush_metrics()
-        io.save_torch(self.ckpt_path, {
-            "format": CHECKPOINT_FORMAT, "cell_hash": self.cell.hash, "seeds": self.seeds, "step": self.step,
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "batches": self.batches.state_dict() if self.batches else None,
-            "n_parts": self.n_parts, "streak": self.streak, "last_eval": self.last_eval, "diverged": self.diverged,
-            "prev": self.prev, "prev_step": self.prev_step, "triggers": self.triggers.state_dict(),
-            "loss_weights": self.loss_weights.state_dict() if self.loss_weights is not None else None,
-        })
-
-    def flush_metrics(self) -> None:
-        """Write the rows gathered since the last flush as the next part (metrics never pile up in memory)."""
-        if self.rows:
-            io.write_parquet(self.dir / f"metrics-{self.n_parts:05d}.parquet", pd.DataFrame(self.rows))
-            if self.obs_rows:
-                io.write_parquet(self.dir / f"observables-{self.n_parts:05d}.parquet", pd.DataFrame(self.obs_rows))
-            self.n_parts, self.rows, self.obs_rows = self.n_parts + 1, [], []
-
-    def eval_now(self) -> float:
-        d, ops, kind = self.data, self.cell.task.operations, self.cell.training.loss
-        train = evaluate(self.model, d["train_x"], d["train_y"], d["train_op"], len(ops), kind)
-        test = evaluate(self.model, d["test_x"], d["test_y"], d["test_op"], len(ops), kind)
-        # A diverged model stays diverged; its NaN parameters never touch the other models.
-        self.diverged |= ~torch.isfinite(train.loss.cpu())
-        rows = metric_rows(self.seeds, self.step, train, test, ops, self.diverged)
-        values = self.observe() if self.cell.training.observables.enabled else {}
-        if self.triggers.rules:
-            self.intervene(metric_signals(train, test, ops) | values, values)
-            for e, row in enumerate(rows):          # one row per model, in seed order
-                row.update(self.triggers.row_columns(e))
-        self.rows += rows
-        self.last_eval = self.step
-        # every operation must be at/above the threshold for a model to count as generalised
-        good = (test.op_acc.cpu() >= self.cell.training.grok_threshold).all(1)
-        self.streak = torch.where(good, self.streak + 1, torch.zeros_like(self.streak))
-        return test.acc.max().item()
-
-    def observe(self) -> None:
-        """Observables of every model on the training set (fresh gradient; p.grad and RNGs untouched)."""
-        cfg, d = self.cell.training, self.data
-        n_eval = self.step // cfg.eval_every
-        probe = make_probe(self.model, self.opt, self.cell, self.step, d["train_x"], d["train_y"],
-                           self.init, self.prev, self.prev_step)
-        values = observe(probe, expensive=n_eval % cfg.observables.expensive_every == 0)
-        for e, seed in enumerate(self.seeds):
-            self.obs_rows.append({"seed": seed, "step": self.step, **{k: v[e].item() for k, v in values.items()}})
-        self.prev, self.prev_step = probe.params, self.step
-        return values
-
-    def intervene(self, signals: dict[str, torch.Tensor], observables: dict[str, torch.Tensor]) -> None:
-        """Fire the rules whose condition holds now (groklab.training.interventions); the new settings
-        apply to exactly those models from the next step on."""
-        for settings, models in self.triggers.observe(signals, observables, self.diverged):
-            optimizer = {k: v for k, v in settings.items() if k != "data_mix"}
-            if optimizer:
-                self.opt.set_hyperparameters(models, **optimizer)
-            if "data_mix" in settings:
-                self.loss_weights.set(models, settings["data_mix"])
 
     def train_step(self) -> None:
         d = self.data
@@ -179,52 +106,36 @@ class GroupRun:
             idx = self.batches.next().to(self.device)                 # (E, B)
             x, y, ops = d["train_x"][idx], d["train_y"][idx], d["train_op"][idx]   # (E, B, 4), (E, B), (E, B)
         # Sum of per-model means: each model's gradient is that of its own mean loss.
-        loss = self.cell_loss(self.model(x), y, ops).sum()
+        loss = self.objective(self.model(x), y, ops).sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
 
-    def cell_loss(self, logits: torch.Tensor, y: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
-        """Each model's loss (E,): the mean over examples, or over operations' means (balanced full
-        batch); with a data-mix rule, weighted per model and operation (LossWeights)."""
-        kind = self.cell.training.loss
-        if self.loss_weights is not None:
-            return self.loss_weights.loss(per_example_loss(logits, y, kind), ops, self.example_base)
-        if self.op_slices is None:
-            return per_model_loss(logits, y, kind)
-        return torch.stack([per_model_loss(logits[:, s], y[s], kind) for s in self.op_slices]).mean(0)
-
     def finished(self) -> bool:
-        """Budget spent, or (early stop) every model stably generalised (or diverged) for early_stop_evals evals."""
-        n = self.cell.training.early_stop_evals
-        done = (self.streak >= n) | self.diverged
-        return self.step >= self.cell.total_steps or (n > 0 and bool(done.all()))
+        """Budget spent, or (early stop) every model stably generalised or diverged."""
+        return self.step >= self.cell.total_steps or self.evaluation.stopped()
 
     def run(self, progress: bool = True) -> None:
-        tr, budget = self.cell.training, self.cell.total_steps
         if not self.resume():
-            self.eval_now()                      # step 0: the initial models
+            self.evaluation(self)                # step 0: the initial models
         if self.finished():
             return
-        bar = tqdm(total=budget, initial=self.step, file=sys.stderr, disable=not progress,
+        bar = tqdm(total=self.cell.total_steps, initial=self.step, file=sys.stderr, disable=not progress,
                    desc=f"seeds {self.seeds[0]}..{self.seeds[-1]}", unit="step", mininterval=1.0)
         while not self.finished():
             self.train_step()
             bar.update(1)
-            if self.step % tr.eval_every == 0 or self.step == budget:
-                bar.set_postfix(best_test_acc=f"{self.eval_now():.3f}", refresh=False)
-            if self.step % tr.checkpoint_every == 0:
-                self.checkpoint()
+            for callback in self.callbacks:
+                if callback.due(self.step) and (note := callback(self)):
+                    bar.set_postfix(note, refresh=False)
         bar.close()
-        if self.last_eval != self.step:
-            self.eval_now()                      # record the last step too
-        self.checkpoint()
+        for callback in self.callbacks:
+            callback.at_end(self)                # the last eval (unless just done), the last checkpoint
 
     def table(self, kind: str) -> pd.DataFrame:
         """All flushed parts of `kind` ("metrics" or "observables") as one frame."""
-        parts = sorted(self.dir.glob(f"{kind}-*.parquet"))
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+        return self.parts.table(kind)
 
 
 def write_observables(path: Path, frames: list[pd.DataFrame], cell: CellConfig, name: str) -> None:

@@ -25,7 +25,8 @@ class Probe:
     logits: torch.Tensor                       # (E, B, C) detached
     cache: dict[str, torch.Tensor]             # hook activations on x, detached
     opt_state: dict[str, dict]                 # name -> torch optimizer state of that parameter
-    lr: float
+    lr: float                                  # the base optimizer's lr at this step (schedule applied)
+    lr_scale: torch.Tensor                     # (E,) model e steps with lr * lr_scale[e] (lr interventions)
     model: torch.nn.Module = field(repr=False)
 
     @property
@@ -35,6 +36,19 @@ class Probe:
     def matrices(self) -> dict[str, torch.Tensor]:
         """Weight matrices as (E, rows, cols): every parameter with two or more dims per model."""
         return {n: w.reshape(w.shape[0], -1, w.shape[-1]) for n, w in self.params.items() if w.dim() >= 3}
+
+
+# Observables proportional to the learning rate. They are computed from the base optimizer's lr,
+# which the whole ensemble shares; a per-model lr (EnsembleOptimizer.set_hyperparameters) is a
+# scale on each model's whole step, so each model's value is that times its lr_scale.
+LR_PROPORTIONAL = ("optimizer.lr", "optimizer.effective_step")
+
+
+def per_model_lr(probe: Probe, column: str, value: torch.Tensor) -> torch.Tensor:
+    """`value` (E,) of observable column `column` at each model's own learning rate."""
+    if column not in LR_PROPORTIONAL or bool((probe.lr_scale == 1).all()):
+        return value                           # no lr intervention: the value as is, bit for bit
+    return value * probe.lr_scale.to(value)
 
 
 def make_probe(model, opt, cell: CellConfig, step: int, x, y, init, prev, prev_step) -> Probe:
@@ -49,4 +63,4 @@ def make_probe(model, opt, cell: CellConfig, step: int, x, y, init, prev, prev_s
     opt_state = {n: base.state.get(p, {}) for n, p in named.items()}
     return Probe(cell, step, {n: w.detach() for n, w in named.items()}, init, prev, prev_step, grads, x, y,
                  logits.detach(), {k: v.detach() for k, v in cache.items()}, opt_state,
-                 base.param_groups[0]["lr"], model)
+                 base.param_groups[0]["lr"], opt.lr_scale.detach().cpu().clone(), model)
