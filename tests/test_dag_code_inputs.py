@@ -33,3 +33,49 @@ def test_figure_job_depends_on_its_compute_and_plotting_modules(figure, module):
     assert module in code and f"paper/plots/{FIGURES[figure].module}.py" in code
     others = {f"paper/plots/{f.module}.py" for f in FIGURES.values()} - {f"paper/plots/{FIGURES[figure].module}.py"}
     assert not (others & code), "a figure job must not rerun when another figure's plotting module changes"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """tests/data/tiny.yaml run to the end once, in a copy of the workflow."""
+    import shutil
+
+    from conftest import copy_workflow, run_cli
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    shutil.copy(ROOT / "tests" / "data" / "tiny.yaml", workdir / "tiny.yaml")
+    out = run_cli("snakemake", "--cores", "2", "--configfile", "tiny.yaml", cwd=workdir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return workdir
+
+
+def planned_after_editing(workdir, module: str) -> set[str]:
+    """Rules a dry run would run after a real (comment) edit of src/groklab/<module>, undone after."""
+    import os
+    import re
+
+    from conftest import run_cli
+
+    path = SRC / module
+    before, text = path.stat(), path.read_bytes()
+    path.write_bytes(text + b"# an edit\n")      # Snakemake compares checksums as well as times
+    try:
+        out = run_cli("snakemake", "-n", "--quiet", "rules", "--cores", "2", "--configfile", "tiny.yaml", cwd=workdir)
+    finally:
+        path.write_bytes(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {rule for rule, _ in re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, re.M) if rule != "total"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, job", [("analysis/aggregate.py", "numbers"), ("paper/provenance.py", "numbers"),
+                                         ("paper/figures.py", "numbers"), ("seeding.py", "numbers"),
+                                         ("analysis/mechanics.py", "figure"), ("paper/plots/hmm_map.py", "study_figure")])
+def test_editing_a_module_reruns_the_jobs_that_import_it(finished, module, job):
+    from conftest import run_cli
+
+    again = run_cli("snakemake", "-n", "--cores", "2", "--configfile", "tiny.yaml", cwd=finished)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    jobs = planned_after_editing(finished, module)
+    assert job in jobs and "train" not in jobs and "hmm_fit" not in jobs, jobs
