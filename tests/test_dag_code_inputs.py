@@ -1,6 +1,6 @@
 """The code inputs the workflow gives its cheap steps (groklab.dag): the modules a paper number or
-a figure depends on are inputs of its job, so editing one reruns it. (Fast check on the import
-closures; the dry run on a finished tiny config is still to be added.)"""
+a figure depends on are inputs of its job, so editing one reruns it: first on the import closures
+(fast), then with dry runs on a finished tiny config (slow)."""
 
 from pathlib import Path
 
