@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from groklab import io
-from groklab.analysis import figure_data
+from groklab.analysis.figure_data import compute
+from groklab.analysis.figure_data.leadlag_runs import LEADLAG_BINS
 from groklab.analysis.mechanics import ALL
 from groklab.paper.figures import FIGURES
 
@@ -68,12 +69,12 @@ def test_every_figure_module_has_both_halves():
     import importlib
 
     for f in FIGURES.values():
-        assert callable(getattr(figure_data, f.module))
+        assert callable(importlib.import_module(f"groklab.analysis.figure_data.{f.module}").compute)
         assert callable(importlib.import_module(f"groklab.paper.plots.{f.module}").draw)
 
 
 def test_accuracy_has_seeds_means_and_grok_steps(results, tmp_path):
-    t = figure_data.accuracy(results, CELLS)
+    t = compute("accuracy", results, CELLS)
     a = t[t.cell == "a"]
     assert len(a[(a.kind == "seed") & (a.curve == "test_acc")]) == 2 * 21
     mean = a[(a.kind == "mean") & (a.curve == "test_acc")].set_index("step")["value"]
@@ -89,11 +90,11 @@ def test_hmm_map_and_selection(tmp_path):
     pd.DataFrame({"K": [1, 2, 3], "bic": [3.0, 1.0, 2.0], "aic": [3.0, 1.5, 2.5],
                   "heldout_ll_per_obs": [-2.0, -1.0, -1.1]}).to_parquet(tmp_path / "selection.parquet")
     inputs = SimpleNamespace(map=str(tmp_path / "map.json"), selection=str(tmp_path / "selection.parquet"))
-    t = figure_data.hmm_map(inputs)
+    t = compute("hmm_map", inputs)
     assert t[t.kind == "state"]["value"].tolist() == [0.7, 0.3]
     assert t[t.kind == "edge"][["source", "target", "value"]].values.tolist() == [[0, 1, 0.25]]
     roundtrip_and_draw(tmp_path, "hmm_map", t, study="s")
-    sel = figure_data.hmm_selection(inputs)
+    sel = compute("hmm_selection", inputs)
     assert (sel.chosen_k == 2).all() and sel.K.tolist() == [1, 2, 3]
     roundtrip_and_draw(tmp_path, "hmm_selection", sel)
 
@@ -103,10 +104,10 @@ def test_speedups_keep_variants_and_close_missing_bounds(tmp_path):
            "speedup_grok_pct_hi": 3.0, "speedup_delay": 4.0, "speedup_delay_lo": 3.0, "speedup_delay_hi": 5.0}
     pd.DataFrame([{**row, "role": "baseline", "cell": "base"}, {**row, "role": "variant", "cell": "v"},
                   {**row, "role": "variant", "cell": "w", "speedup_grok_pct": np.nan}]).to_parquet(tmp_path / "sp.parquet")
-    t = figure_data.speedups(SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))
+    t = compute("speedups", SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))
     assert t.label.tolist() == ["v"] and t.speedup_grok_pct_lo.tolist() == [2.0]
     roundtrip_and_draw(tmp_path, "speedups", t)
-    empty = figure_data.speedups(SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))[:0]
+    empty = compute("speedups", SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))[:0]
     roundtrip_and_draw(tmp_path, "speedups", empty)
 
 
@@ -114,21 +115,21 @@ def test_per_operation_means_and_grok_steps(results, tmp_path):
     runs = pd.concat([runs_rows("a", [100, 120], op="add"), runs_rows("a", [None, None], op="sub")])
     runs.to_parquet(tmp_path / "runs2.parquet")
     inputs = SimpleNamespace(metrics=results.metrics[:1], runs=str(tmp_path / "runs2.parquet"))
-    t = figure_data.per_operation(inputs, CELLS)
+    t = compute("per_operation", inputs, CELLS)
     assert set(t.operation) == {"add", "sub"}
     assert t[t.kind == "grok"][["operation", "step"]].values.tolist() == [["add", 110.0]]
     roundtrip_and_draw(tmp_path, "per_operation", t)
 
 
 def test_observable_figures_align_grokked_runs(results, tmp_path):
-    traj = figure_data.trajectories(results, CELLS, ["weights.sum_sq", "fourier.embed_gini", "not.recorded"])
+    traj = compute("trajectories", results, CELLS, ["weights.sum_sq", "fourier.embed_gini", "not.recorded"])
     assert traj.loc[traj.kind == "panel", "observable"].tolist() == ["weights.sum_sq", "fourier.embed_gini"]
     assert set(map(tuple, traj.loc[traj.kind == "run", ["cell", "seed"]].drop_duplicates().values)) == {
         ("a", 0.0), ("a", 1.0), ("b", 1.0)}                   # the three grokked runs
     med = traj[(traj.kind == "median") & (traj.observable == "weights.sum_sq")].set_index("bin")["progress"]
     assert med[0.0] == pytest.approx(0.0) and med[1.0] == pytest.approx(1.0)   # linear: 0 at memorisation, 1 at grok
     roundtrip_and_draw(tmp_path, "trajectories", traj)
-    heat = figure_data.lead_heatmap(results, CELLS)
+    heat = compute("lead_heatmap", results, CELLS)
     assert set(heat.observable) == {"weights.sum_sq", "fourier.embed_gini"} and heat["rank"].max() == 1
     roundtrip_and_draw(tmp_path, "lead_heatmap", heat)
 
@@ -136,9 +137,9 @@ def test_observable_figures_align_grokked_runs(results, tmp_path):
 def test_figures_without_grokked_runs_say_so(results, tmp_path):
     runs_rows("a", [None, None]).to_parquet(tmp_path / "never.parquet")
     inputs = SimpleNamespace(observables=results.observables[:1], runs=str(tmp_path / "never.parquet"))
-    assert figure_data.lead_heatmap(inputs, CELLS).empty
-    roundtrip_and_draw(tmp_path, "lead_heatmap", figure_data.lead_heatmap(inputs, CELLS))
-    traj = figure_data.trajectories(inputs, CELLS, ["weights.sum_sq"])
+    assert compute("lead_heatmap", inputs, CELLS).empty
+    roundtrip_and_draw(tmp_path, "lead_heatmap", compute("lead_heatmap", inputs, CELLS))
+    traj = compute("trajectories", inputs, CELLS, ["weights.sum_sq"])
     assert set(traj.kind) == {"panel"}
     roundtrip_and_draw(tmp_path, "trajectories", traj)
 
@@ -147,12 +148,12 @@ def test_leadlag_runs_z_scores_the_top_observables(results, tmp_path):
     pd.DataFrame({"study": [ALL, ALL, "s"], "observable": ["weights.sum_sq", "fourier.embed_gini", "x"]}).to_parquet(
         tmp_path / "leadlag.parquet")
     inputs = SimpleNamespace(leadlag=str(tmp_path / "leadlag.parquet"), observables=results.observables, runs=results.runs)
-    t = figure_data.leadlag_runs(inputs, CELLS)
+    t = compute("leadlag_runs", inputs, CELLS)
     assert t.loc[t.kind == "panel", "observable"].tolist() == ["weights.sum_sq", "fourier.embed_gini"]
     assert t.loc[t.kind == "grok"].sort_values("row")["x"].tolist() == [100, 120, 150]   # rows sorted by grok step
-    assert (t.kind == "edge").sum() == figure_data.LEADLAG_BINS + 1
+    assert (t.kind == "edge").sum() == LEADLAG_BINS + 1
     z = t[(t.kind == "z") & (t.observable == "weights.sum_sq")]
-    assert len(z) == 3 * figure_data.LEADLAG_BINS and z["value"].abs().max() < 2.5
+    assert len(z) == 3 * LEADLAG_BINS and z["value"].abs().max() < 2.5
     roundtrip_and_draw(tmp_path, "leadlag_runs", t)
 
 
@@ -160,7 +161,7 @@ def test_phase_diagram_labels_cells_by_their_axes(tmp_path):
     labels = {f"lr~{lr}__wd~{wd}": {"lr": lr, "wd": wd} for lr in ("0.001", "0.01") for wd in ("0.1", "1")}
     rows = [runs_rows(c, [None, None] if c == "lr~0.001__wd~0.1" else [50, 70], budget=1000) for c in labels]
     pd.concat(rows).to_parquet(tmp_path / "runs.parquet")
-    t = figure_data.phase_diagram(SimpleNamespace(runs=str(tmp_path / "runs.parquet")), {"x": "lr", "y": "wd"}, labels)
+    t = compute("phase_diagram", SimpleNamespace(runs=str(tmp_path / "runs.parquet")), {"x": "lr", "y": "wd"}, labels)
     never = t.set_index("cell").loc["lr~0.001__wd~0.1"]
     assert not never.grokked and never.grok == 1000 and (never.x, never.y, never.facet) == ("0.001", "0.1", "")
     assert t.grokked.sum() == 3
@@ -169,7 +170,7 @@ def test_phase_diagram_labels_cells_by_their_axes(tmp_path):
 
 def test_progress_curves_and_phases(results, tmp_path):
     inputs = SimpleNamespace(metrics=results.metrics[:1], observables=results.observables[:1])
-    t = figure_data.progress(inputs, seed=0, thresholds={"memorise_threshold": 0.99, "grok_threshold": 0.95})
+    t = compute("progress", inputs, seed=0, thresholds={"memorise_threshold": 0.99, "grok_threshold": 0.95})
     assert set(t.loc[t.kind == "phase", "name"]) == {"memorisation", "circuit_formation", "cleanup"}
     assert set(t.loc[t.kind == "curve", "name"]) == {"train_loss", "test_loss", "fourier.embed_gini"}   # those recorded
     assert t.loc[t.kind == "phase"].set_index("name").loc["memorisation", "step"] == 100   # train_acc reaches 1 at 100

@@ -7,9 +7,8 @@ import sys
 
 from snakemake.utils import min_version
 
-import groklab
 from groklab.checks import check_config
-from groklab.dag import code_inputs, module_inputs
+from groklab.dag import code_inputs
 from groklab.config.cells import ConfigError
 from groklab.config.matrix import cell_record
 from groklab.training.rundir import run_dir_problem
@@ -80,15 +79,13 @@ def get_train_map(wildcards):
 # The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.
 # Which figures and generated files this matrix has is the package's (groklab.paper.targets).
 from groklab.paper.figures import FIGURES
-from groklab.paper.targets import PaperTargets, figure_names
+from groklab.paper.targets import PaperTargets, figure_code, figure_names
 
 PAPER = config["paper"]["dir"]
 PAPER_OUT = PaperTargets(RESULTS, PAPER, CELLS, STUDIES, MAP_CELLS, config["paper"])
 GENERATED = PAPER_OUT.generated
 # relative to the working directory, so a moved or copied project keeps its provenance
 MAIN_TEX = os.path.relpath(f"{workflow.basedir}/paper/main.tex")
-# The groklab code that actually runs (the checkout's src/ with the editable install of scripts/setup.sh).
-PACKAGE = os.path.dirname(groklab.__file__)
 
 SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
@@ -112,7 +109,7 @@ def figure_inputs(wildcards):
              "observables": [f"{RESULTS}/runs/{i}/observables.parquet" for i in cells],
              "runs": RUNS_SUMMARY, "speedups": SPEEDUPS, "leadlag": rules.mechanics.output.leadlag,
              "map": hmm.map.replace("{study}", study or ""), "selection": hmm.selection.replace("{study}", study or "")}
-    code = sorted({*code_files("figure"), *module_inputs(f"groklab.paper.plots.{FIGURES[figure].module}")})
+    code = figure_code(figure, f"{workflow.basedir}/workflow/scripts/figure.py")
     return {"code": code, **{kind: files[kind] for kind in FIGURES[figure].inputs}}
 
 

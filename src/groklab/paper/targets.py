@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from groklab.config.matrix import Cell, Study
+from groklab.dag import code_inputs, module_inputs
 from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
 
 # What paper.build writes under <paper.dir>/generated (paths relative to it); one speedups table per study.
@@ -38,6 +39,15 @@ def generated_files(studies) -> list[str]:
 def figure_names(scope: str) -> list[str]:
     """The figures of one scope ("study" or "global"), in FIGURES order."""
     return [name for name, f in FIGURES.items() if f.scope == scope]
+
+
+def figure_code(figure: str, adapter: str) -> list[str]:
+    """A figure job's code inputs (sorted paths): the adapter script's import closure and those of
+    the figure's compute (groklab.analysis.figure_data.<module>) and draw (groklab.paper.plots.<module>)
+    modules, so editing one figure's module reruns that figure only."""
+    module = FIGURES[figure].module
+    return sorted({*code_inputs(adapter), *module_inputs(f"groklab.analysis.figure_data.{module}"),
+                   *module_inputs(f"groklab.paper.plots.{module}")})
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,6 @@ def draw(per_cell: pd.DataFrame, out_pdf: str, axes: dict) -> None:
 
 def render(inputs, out_pdf: str, axes: dict, labels: dict[str, dict[str, str]]) -> None:
     """Compute and draw in one call (the workflow runs the halves separately, writing the table)."""
-    from groklab.analysis.figure_data import phase_diagram
+    from groklab.analysis.figure_data.phase_diagram import compute as phase_diagram
 
     draw(phase_diagram(inputs, axes=axes, labels=labels), out_pdf, axes=axes)
