@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from groklab.training.observables import activations, fourier, geometry, gradients, optimizer_stats, weights  # noqa: F401  (register)
-from groklab.training.observables.probe import Probe, make_probe, per_model_lr
+from groklab.training.observables.probe import Probe, make_probe
 from groklab.training.observables.registry import REGISTRY, Observable, column, distinct_count
 
 
@@ -20,8 +20,7 @@ def observe(probe: Probe, expensive: bool) -> dict[str, torch.Tensor]:
         if obs.cost == "expensive" and not expensive:
             continue
         for site, value in obs.fn(probe).items():
-            name = column(obs.name, site)
-            out[name] = per_model_lr(probe, name, value.detach().float().cpu())
+            out[column(obs.name, site)] = value.detach().float().cpu()
     return out
 
 

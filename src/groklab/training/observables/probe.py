@@ -38,19 +38,6 @@ class Probe:
         return {n: w.reshape(w.shape[0], -1, w.shape[-1]) for n, w in self.params.items() if w.dim() >= 3}
 
 
-# Observables proportional to the learning rate. They are computed from the base optimizer's lr,
-# which the whole ensemble shares; a per-model lr (EnsembleOptimizer.set_hyperparameters) is a
-# scale on each model's whole step, so each model's value is that times its lr_scale.
-LR_PROPORTIONAL = ("optimizer.lr", "optimizer.effective_step")
-
-
-def per_model_lr(probe: Probe, column: str, value: torch.Tensor) -> torch.Tensor:
-    """`value` (E,) of observable column `column` at each model's own learning rate."""
-    if column not in LR_PROPORTIONAL or bool((probe.lr_scale == 1).all()):
-        return value                           # no lr intervention: the value as is, bit for bit
-    return value * probe.lr_scale.to(value)
-
-
 def make_probe(model, opt, cell: CellConfig, step: int, x, y, init, prev, prev_step) -> Probe:
     """Forward with cache and a backward on the probe examples, into fresh tensors (never p.grad)."""
     named = dict(model.named_weights())
