@@ -32,6 +32,17 @@ def wait_for(predicate, timeout=60.0):
     return False
 
 
+def wrote_since(out, t0: float) -> bool:
+    """A file of the run's partial state (checkpoint, metric parts) written after t0."""
+    for path in out.glob(".partial/*/*"):
+        try:
+            if path.stat().st_mtime > t0:
+                return True
+        except FileNotFoundError:         # renamed away (an atomic write) between glob and stat
+            continue
+    return False
+
+
 def test_ten_sigkills_in_a_row_resume_to_the_uninterrupted_metrics(tmp_path):
     cell = tiny_cell(task={"p": 31}, model={"d_model": 32, "d_mlp": 64},
                      training={"steps": 300, "eval_every": 10, "checkpoint_every": 20, "batch_size": 64, "seeds": [0, 1]})
@@ -48,7 +59,12 @@ def test_ten_sigkills_in_a_row_resume_to_the_uninterrupted_metrics(tmp_path):
             hit = wait_for(lambda: list(out.glob(".partial/*/.checkpoint.pt.*.tmp")) or proc.poll() is not None)
             assert hit and proc.poll() is None, f"kill {kill}: the run ended before a checkpoint write"
         else:
-            time.sleep(rng.uniform(2.0, 4.0))
+            # a random moment of training: after this run's first write (start-up and resume are
+            # over; a fixed sleep outlasted the whole run once start-up got faster), then 0-0.5 s on
+            started = time.time()
+            wait_for(lambda: wrote_since(out, started) or proc.poll() is not None)
+            time.sleep(rng.uniform(0.0, 0.5))
+        assert proc.poll() is None, f"kill {kill}: the run ended before it was killed (budget too short for ten kills)"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert not (out / "metrics.parquet").exists(), f"kill {kill}: a killed run left final metrics"
