@@ -45,7 +45,7 @@ def wrote_since(out, t0: float) -> bool:
 
 def test_ten_sigkills_in_a_row_resume_to_the_uninterrupted_metrics(tmp_path):
     cell = tiny_cell(task={"p": 31}, model={"d_model": 32, "d_mlp": 64},
-                     training={"steps": 300, "eval_every": 10, "checkpoint_every": 20, "batch_size": 64, "seeds": [0, 1]})
+                     training={"steps": 600, "eval_every": 10, "checkpoint_every": 20, "batch_size": 64, "seeds": [0, 1]})
     reference = train_cell(cell, tmp_path / "ref", progress=False)
     cfg, out = tmp_path / "cell.yaml", tmp_path / "run"
     cfg.write_text(yaml.safe_dump(cell.to_dict()))
