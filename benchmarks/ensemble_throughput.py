@@ -100,7 +100,7 @@ def run_table(title, variants, rounds, steps, device, bases):
 RSS_CHILD = """
 import json, re, sys, tempfile
 from groklab.config.cells import CellConfig
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 spec = json.loads(sys.argv[1])
 with tempfile.TemporaryDirectory() as d:
     train_cell(CellConfig.from_dict(spec), d, progress=False)

@@ -18,7 +18,7 @@ import yaml
 from groklab.config.cells import CellConfig
 from groklab.config.matrix import expand
 from groklab.training.resources import reexec_with_single_arena
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 
 
 def seconds_per_step(cell: CellConfig, steps: int) -> float:

@@ -20,9 +20,9 @@ from groklab.config.cells import CellConfig
 from groklab.training.data import make_split
 from groklab.training.models import build_model
 from groklab.training.observables import REGISTRY, make_probe
-from groklab.training.optim import EnsembleOptimizer
+from groklab.training.optimizer import EnsembleOptimizer
 from groklab.training.resources import reexec_with_single_arena
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 
 
 def base_cell(path: str, steps: int, enabled: bool) -> CellConfig:

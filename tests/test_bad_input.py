@@ -82,7 +82,7 @@ def test_workflow_refuses_a_config_yaml_with_a_syntax_error_before_any_job(tmp_p
 def trained(tmp_path_factory):
     """A finished run directory of a tiny cell (copied per test before it is damaged)."""
     from conftest import tiny_cell
-    from groklab.training.loop import train_cell
+    from groklab.training.job import train_cell
 
     cell = tiny_cell(training={"steps": 20, "eval_every": 10, "seeds": [0]})
     out = tmp_path_factory.mktemp("run") / "cell"

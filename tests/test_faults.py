@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import copy_workflow, run_cli, tiny_cell
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import yaml
 
 from conftest import kill_after_first_checkpoint, tiny_cell
 from groklab.config.cells import ConfigError
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 
 
 def cell(task=None, optimizer=None, **training):

@@ -11,8 +11,8 @@ from groklab.training.models import build_model
 from groklab.training.observables import REGISTRY, distinct_count, make_probe, observe
 from groklab.training.observables.fourier import excluded_loss, gini, restricted_loss
 from groklab.training.observables.geometry import top_hessian_eigenvalue
-from groklab.training.optim import EnsembleOptimizer
-from groklab.training.loop import train_cell
+from groklab.training.optimizer import EnsembleOptimizer
+from groklab.training.job import train_cell
 from conftest import tiny_cell
 
 
@@ -167,7 +167,7 @@ def test_an_mlp_cell_records_every_observable_without_error(tmp_path):
     import pandas as pd
 
     from conftest import tiny_cell
-    from groklab.training.loop import train_cell
+    from groklab.training.job import train_cell
 
     cell = tiny_cell(model={"arch": "mlp", "d_mlp": 32},
                      training={"steps": 20, "eval_every": 10, "observables": {"expensive_every": 1}})

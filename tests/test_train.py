@@ -1,7 +1,7 @@
 import pandas as pd
 import yaml
 
-from groklab.training.loop import train_cell
+from groklab.training.job import train_cell
 from conftest import kill_after_first_checkpoint, tiny_cell
 
 
@@ -90,27 +90,30 @@ def test_scaled_budget_trains_steps_times_operations(tmp_path):
 def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
     import torch
     from groklab.training.data import make_split
-    from groklab.training.loop import GroupRun
+    from groklab.training.loop import PackRun
+    from groklab.training.member import Member
     cell = tiny_cell(training={"steps": 40})
     split = make_split(cell.task)
     runs = {}
     for name, poison in (("clean", False), ("poisoned", True)):
-        run = GroupRun(cell, [0, 1, 2], split, torch.device("cpu"), tmp_path / name)
-        run.evaluation(run)
+        member = Member(cell, [0, 1, 2], split, torch.device("cpu"), tmp_path / name)
+        run = PackRun([member], torch.device("cpu"), tmp_path / name, "test")
+        run.evaluate(force=True)
         for step in range(40):
             if poison and step == 15:          # model 1's weights blow up, as with a huge lr
                 with torch.no_grad():
                     run.model.p("W_U")[1].fill_(float("inf"))
             run.train_step()
-            if run.step % 10 == 0:
-                run.evaluation(run)
-        runs[name] = pd.DataFrame(run.parts.rows["metrics"])
+            run.evaluate()                     # a diverged model leaves the pack at its next eval
+        steps = {f["seed"]: f["step"] for f in member.finals}
+        assert run.E == 0 and steps == ({0: 40, 1: 20, 2: 40} if poison else {0: 40, 1: 40, 2: 40})
+        runs[name] = pd.DataFrame(member.parts.rows["metrics"])
     clean, poisoned = runs["clean"], runs["poisoned"]
     flagged = poisoned.groupby("seed").diverged.any()
     assert flagged.to_dict() == {0: False, 1: True, 2: False}
     assert (poisoned[poisoned.seed == 1].test_acc.iloc[-1]) == 0.0
-    keep = poisoned.seed != 1
-    pd.testing.assert_frame_equal(poisoned[keep].reset_index(drop=True), clean[keep].reset_index(drop=True))
+    others = lambda m: m[m.seed != 1].reset_index(drop=True)   # noqa: E731
+    pd.testing.assert_frame_equal(others(poisoned), others(clean), check_exact=True)
 
 
 def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):

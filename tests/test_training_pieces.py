@@ -1,7 +1,6 @@
-"""The pieces groklab.training.loop.GroupRun drives: its checkpoint state, the objective, the
-Parquet parts, the callbacks, and the per-model learning rate the observables report."""
+"""The pieces groklab.training.loop.PackRun drives: its checkpoint state, the objective, the
+Parquet parts, the evaluation schedule, and the per-model learning rate the observables report."""
 
-import copy
 
 import pandas as pd
 import pytest
@@ -9,7 +8,9 @@ import torch
 
 from conftest import tiny_cell
 from groklab.training.data import make_split
-from groklab.training.loop import GroupRun, train_cell
+from groklab.training.job import train_cell
+from groklab.training.loop import PackRun
+from groklab.training.member import Member
 from groklab.training.losses import per_model_loss
 from groklab.training.observables import make_probe, observe
 
@@ -17,38 +18,44 @@ CPU = torch.device("cpu")
 
 
 def group(cell, tmp_path, seeds=(0, 1, 2)):
-    return GroupRun(cell, list(seeds), make_split(cell.task), CPU, tmp_path)
+    """A pack of one cell, and that cell's view (what its evaluation reads)."""
+    member = Member(cell, list(seeds), make_split(cell.task), CPU, tmp_path / "parts")
+    return PackRun([member], CPU, tmp_path, "test"), member
 
 
 def test_checkpoint_holds_exactly_the_state_dict_keys(tmp_path):
     cell = tiny_cell(training={"observables": {"enabled": True}})
-    run = group(cell, tmp_path)
+    run, member = group(cell, tmp_path)
     run.run(progress=False)
     saved = torch.load(run.ckpt_path, weights_only=False)
-    assert set(saved) == {"format", "cell_hash", "seeds"} | set(run.state_dict())
-    assert set(run.state_dict()) == {"step", "model", "optimizer", "batches", "n_parts", "streak", "last_eval",
-                                     "diverged", "prev", "prev_step", "triggers", "loss_weights"}
+    assert set(saved) == {"format", "owner"} | set(run.state_dict())
+    assert set(run.state_dict()) == {"step", "model", "optimizer", "batches", "members"}
+    assert set(saved["members"][0]) == {"seeds", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step",
+                                        "triggers", "loss_weights", "finals"}
+    assert saved["members"][0]["seeds"] == [] and [f["seed"] for f in saved["members"][0]["finals"]] == [0, 1, 2]
 
 
 def test_load_state_dict_restores_a_run_mid_training(tmp_path):
     cell = tiny_cell(training={"batch_size": 16, "observables": {"enabled": True}})
-    a = group(cell, tmp_path / "a")
+    a, ma = group(cell, tmp_path / "a")
     for _ in range(25):
         a.train_step()
-    a.evaluation(a)
-    b = group(cell, tmp_path / "b")
-    b.load_state_dict(copy.deepcopy(a.state_dict()))      # as through a file: no tensor shared with a
-    assert b.step == 25 and b.evaluation.last_eval == 25 and b.evaluation.probes.prev_step == 25
+    a.evaluate(force=True)
+    a.save()
+    b, mb = group(cell, tmp_path / "b")
+    b.dir = a.dir
+    assert b.resume()                                      # through the file: no tensor shared with a
+    assert b.step == 25 and mb.evaluation.last_eval == 25 and mb.evaluation.probes.prev_step == 25
     for run in (a, b):
         for _ in range(5):
             run.train_step()
-        run.evaluation(run)
-    rows = [pd.DataFrame(r.parts.rows["metrics"]).tail(3).reset_index(drop=True) for r in (a, b)]
+        run.evaluate(force=True)
+    rows = [pd.DataFrame(m.parts.rows["metrics"]).tail(3).reset_index(drop=True) for m in (ma, mb)]
     pd.testing.assert_frame_equal(*rows, check_exact=True)
 
 
 def test_objective_is_the_plain_loss_without_a_data_mix_rule(tmp_path):
-    run = group(tiny_cell(), tmp_path)
+    _, run = group(tiny_cell(), tmp_path)
     x, y = run.data["train_x"], run.data["train_y"]
     logits = run.model(x)                                                # (E, B, C)
     assert run.objective.weights is None and run.objective.op_slices is None
@@ -56,7 +63,7 @@ def test_objective_is_the_plain_loss_without_a_data_mix_rule(tmp_path):
 
 
 def test_balanced_objective_weighs_each_operation_equally(tmp_path):
-    run = group(tiny_cell(task={"operations": ["add", "div"]}), tmp_path)
+    _, run = group(tiny_cell(task={"operations": ["add", "div"]}), tmp_path)
     x, y, ops = run.data["train_x"], run.data["train_y"], run.data["train_op"]
     logits = run.model(x)
     means = [per_model_loss(logits[:, ops == k], y[ops == k]) for k in (0, 1)]   # each (E,)
@@ -83,13 +90,11 @@ def test_parts_flush_and_resume_drop_the_unrecorded_parts(tmp_path):
         "metrics-00000.parquet", "metrics-00001.parquet", "observables-00000.parquet", "observables-00001.parquet"]
 
 
-def test_callbacks_are_due_at_their_intervals_and_the_budget(tmp_path):
-    run = group(tiny_cell(training={"steps": 55, "eval_every": 10, "checkpoint_every": 20}), tmp_path)
-    evaluation, checkpointing = run.callbacks
-    assert [s for s in range(1, 56) if evaluation.due(s)] == [10, 20, 30, 40, 50, 55]
-    assert [s for s in range(1, 56) if checkpointing.due(s)] == [20, 40]
+def test_evals_are_due_at_their_interval_and_the_budget(tmp_path):
+    run, member = group(tiny_cell(training={"steps": 55, "eval_every": 10, "checkpoint_every": 20}), tmp_path)
+    assert [s for s in range(1, 56) if member.evaluation.due(s)] == [10, 20, 30, 40, 50, 55]
     run.run(progress=False)
-    assert run.table("metrics").step.unique().tolist() == [0, 10, 20, 30, 40, 50, 55]
+    assert member.parts.table("metrics").step.unique().tolist() == [0, 10, 20, 30, 40, 50, 55]
 
 
 def observables_now(run):
@@ -101,9 +106,10 @@ def observables_now(run):
 @pytest.mark.parametrize("name", ["adamw", "adam"])
 def test_lr_observables_report_each_models_own_lr(tmp_path, name):
     cell = tiny_cell(optimizer={"name": name, "lr": 0.01})
-    run = group(cell, tmp_path)
+    pack, run = group(cell, tmp_path)
     for _ in range(3):
-        run.train_step()                                   # Adam's moments exist
+        pack.train_step()                                  # Adam's moments exist
+    run.model.load_rows(pack.model, run.rows)
     before = observables_now(run)
     run.opt.set_hyperparameters(torch.tensor([False, True, False]), lr=0.0025)
     after = observables_now(run)

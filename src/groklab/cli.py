@@ -11,7 +11,7 @@ from groklab.config.cells import ConfigError, load_cell_file, load_yaml_file
 
 
 def _train(args) -> int:
-    from groklab.training.loop import train_cell
+    from groklab.training.job import train_cell
 
     cell = load_cell_file(args.config)
     if args.steps is not None:

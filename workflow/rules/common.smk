@@ -49,10 +49,6 @@ def code_files(script):
     return code_inputs(f"{workflow.basedir}/workflow/scripts/{script}.py")
 
 
-def get_cell_record(wildcards):
-    return cell_record(CELLS[wildcards.cell])
-
-
 def all_run_files(name):
     return [f"{RESULTS}/runs/{cell_id}/{name}" for cell_id in CELLS]
 
@@ -69,11 +65,6 @@ def get_study_cells(wildcards):
 
 def get_study_run_files(name):
     return lambda wildcards: [f"{RESULTS}/runs/{c.id}/{name}" for c in study_cells(wildcards.study)]
-
-
-def get_train_map(wildcards):
-    """The matrix map's model.json for a cell with hmm_state interventions (none for the others)."""
-    return {"hmm_map": f"{MATRIX_MAP}/model.json"} if wildcards.cell in MAP_READERS else {}
 
 
 # The paper: generated inputs under <paper.dir>/generated, the hand-written main.tex from the repository.

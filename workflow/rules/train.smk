@@ -2,16 +2,17 @@ import os
 import shutil
 import sys
 
+from groklab.training.packs import form_packs
+
 # Which cells train on a GPU, for their job resources. `training.device: auto` means cuda where
 # GROKLAB_AUTO_DEVICE=cuda (e.g. on a cluster login node without a GPU: the jobs go to GPU nodes)
 # or, when it is unset, where this machine has nvidia-smi (a GPU workstation).
 AUTO_DEVICE = os.environ.get("GROKLAB_AUTO_DEVICE") or ("cuda" if shutil.which("nvidia-smi") else "cpu")
 if AUTO_DEVICE not in ("cuda", "cpu"):
     sys.exit(f"groklab: GROKLAB_AUTO_DEVICE must be cuda or cpu, not {AUTO_DEVICE!r}")
-ON_GPU = {
-    cell_id: cell.config.training.device == "cuda" or (cell.config.training.device == "auto" and AUTO_DEVICE == "cuda")
-    for cell_id, cell in CELLS.items()
-}
+# Packs (groklab.training.packs): cells whose tensors have the same shapes train as one ensemble in
+# one job. Each pack is one rule below, train_pack_<hash>, whose outputs are its cells' run files.
+PACKS = form_packs({cell_id: cell.config for cell_id, cell in CELLS.items()}, AUTO_DEVICE)
 # Slurm placement of GPU training jobs (profiles/slurm): a GPU partition and GPU model where the
 # site needs them; CPU cells stay on GROKLAB_SLURM_PARTITION (or the cluster's default partition).
 CPU_PARTITION = os.environ.get("GROKLAB_SLURM_PARTITION", "")
@@ -19,28 +20,46 @@ GPU_PARTITION = os.environ.get("GROKLAB_SLURM_GPU_PARTITION", "") or CPU_PARTITI
 GPU_MODEL = os.environ.get("GROKLAB_SLURM_GPU_MODEL", "")
 
 
-rule train:
-    """Train every seed of one cell as batched ensembles (resumes from .partial/ if interrupted)."""
-    input:
-        unpack(get_train_map),
-    output:
-        metrics=f"{RESULTS}/runs/{{cell}}/metrics.parquet",
-        config=f"{RESULTS}/runs/{{cell}}/config.json",
-        checkpoint=f"{RESULTS}/runs/{{cell}}/final.pt",
-        observables=f"{RESULTS}/runs/{{cell}}/observables.parquet",
-    conda:
-        "../envs/groklab.yaml"
-    log:
-        f"{RESULTS}/logs/train/{{cell}}.log",
-    params:
-        cell=get_cell_record,
-    # A CUDA cell is one job on one GPU with a few CPUs; a CPU cell is one single-threaded job.
-    threads: lambda wildcards: 4 if ON_GPU[wildcards.cell] else 1
-    resources:
-        gpu=lambda wildcards: 1 if ON_GPU[wildcards.cell] else 0,
+def pack_resources(pack):
+    """A GPU pack is one job on one GPU with a few CPUs; a CPU pack is one single-threaded job."""
+    gpu = pack.device == "cuda"
+    return {
+        "gpu": 1 if gpu else 0,
         # a retried job (profiles: retries) gets twice the memory
-        mem_mb=lambda wildcards, attempt: (16000 if ON_GPU[wildcards.cell] else 2048) * attempt,
-        gpu_model=lambda wildcards: GPU_MODEL if ON_GPU[wildcards.cell] else "",
-        slurm_partition=lambda wildcards: GPU_PARTITION if ON_GPU[wildcards.cell] else CPU_PARTITION,
-    script:
-        "../scripts/train.py"
+        "mem_mb": lambda wildcards, attempt: (16000 if gpu else 2048) * attempt,
+        "gpu_model": GPU_MODEL if gpu else "",
+        "slurm_partition": GPU_PARTITION if gpu else CPU_PARTITION,
+    }
+
+
+def pack_outputs(pack):
+    runs = [f"{RESULTS}/runs/{cell_id}" for cell_id in pack.cells]
+    return {name: [f"{run}/{file}" for run in runs] for name, file in
+            (("metrics", "metrics.parquet"), ("config", "config.json"), ("checkpoint", "final.pt"),
+             ("observables", "observables.parquet"))}
+
+
+for pack in PACKS:
+
+    rule:
+        """Train every model of one pack as one batched ensemble, writing each cell's run files
+        (resumes from its checkpoint if interrupted)."""
+        name:
+            f"train_{pack.id.replace('-', '_')}"
+        input:
+            **({"hmm_map": f"{MATRIX_MAP}/model.json"} if MAP_READERS & set(pack.cells) else {}),
+        output:
+            **pack_outputs(pack),
+        conda:
+            "../envs/groklab.yaml"
+        log:
+            f"{RESULTS}/logs/train/{pack.id}.log",
+        params:
+            pack=pack.record(),
+            cells=[cell_record(CELLS[cell_id]) for cell_id in pack.cells],
+            pack_dir=f"{RESULTS}/packs/{pack.id}",
+        threads: 4 if pack.device == "cuda" else 1
+        resources:
+            **pack_resources(pack),
+        script:
+            "../scripts/train_pack.py"

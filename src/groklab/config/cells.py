@@ -213,6 +213,7 @@ class TrainingConfig:
     loss: str = "cross_entropy"
     observables: ObservablesConfig = ObservablesConfig()
     interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"} (+ "state" for hmm_state)
+    pack_models: int | None = None         # packing only: not part of the cell's identity (hash)
 
 
 def _tuples(d: dict) -> dict:
@@ -342,7 +343,11 @@ class CellConfig:
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of the resolved config: the cell's identity."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        d = self.to_dict()
+        # how many models share a pack never changes a cell's numbers (tests/test_packs.py), so it is
+        # not part of its identity: changing it does not retrain anything
+        d["training"].pop("pack_models")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def replace_training(self, **changes) -> "CellConfig":

@@ -119,6 +119,10 @@ class ForwardFilter:
         seen = ~np.isnan(self.log_alpha).any(1)
         return np.where(seen, np.nan_to_num(self.log_alpha, nan=-np.inf).argmax(1), -1)
 
+    def select(self, idx: np.ndarray) -> None:
+        """Keep only runs idx (their filtered posteriors), in that order."""
+        self.log_alpha = self.log_alpha[idx]
+
     def state_dict(self) -> dict:
         return {"log_alpha": self.log_alpha.copy()}
 

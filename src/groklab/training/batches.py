@@ -40,6 +40,12 @@ class Batches:
             self.pos[k] += b
         return torch.cat(parts, dim=1)
 
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)): their generators, permutations and positions."""
+        keep = idx.tolist()
+        self.gens = [[group[i] for i in keep] for group in self.gens]
+        self.perms = [p[idx.cpu()] for p in self.perms]
+
     def state_dict(self) -> dict:
         gens = [[g.get_state() for g in group] for group in self.gens]
         return {"gens": gens, "perms": self.perms, "pos": list(self.pos)}

@@ -1,9 +1,10 @@
-"""What the training loop (groklab.training.loop.GroupRun) calls between steps: evaluation
-(with divergence, the early-stop streak, observables and interventions) and checkpoints.
+"""What the training loop (groklab.training.loop.PackRun) calls between steps for each cell of
+its pack: evaluation (with divergence, the early-stop streak, observables and interventions).
 
-A callback has `due(step)` (call me after this step?), `__call__(run)` (returns a progress-bar
-note or None) and `at_end(run)` (once, after the last step). They read and change the run they
-are given (its model, optimizer, objective and parts), as minGPT's trainer callbacks do.
+`due(step)` (evaluate after this step?), `__call__(run)` (returns a progress-bar note) and
+`finished(step)` (which models leave the pack now). `run` is one cell's view of the pack
+(groklab.training.member.Member: its model, optimizer, objective and parts), as minGPT's
+trainer callbacks read and change their trainer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import torch
 
 from groklab.config.cells import CellConfig
-from groklab.training import checkpoint
 from groklab.training.evaluation import evaluate, metric_rows
 from groklab.training.interventions import Triggers, metric_signals
 from groklab.training.observables import make_probe, observe
@@ -36,8 +36,16 @@ class Probes:
         values = observe(probe, expensive=n_eval % cfg.observables.expensive_every == 0)
         run.parts.add("observables", [{"seed": seed, "step": run.step, **{k: v[e].item() for k, v in values.items()}}
                                       for e, seed in enumerate(run.seeds)])
-        self.prev, self.prev_step = probe.params, run.step
+        # a copy: probe.params are the live weights, which the next steps change in place (aliased,
+        # every update ratio read 0 before packs)
+        self.prev, self.prev_step = {n: w.clone() for n, w in probe.params.items()}, run.step
         return values
+
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)): their initial and previously observed parameters."""
+        self.init = {n: w[idx.to(w.device)] for n, w in self.init.items()}
+        if self.prev is not None:
+            self.prev = {n: w[idx.to(w.device)] for n, w in self.prev.items()}
 
 
 class Evaluation:
@@ -75,10 +83,6 @@ class Evaluation:
         self.streak = torch.where(good, self.streak + 1, torch.zeros_like(self.streak))
         return {"best_test_acc": f"{test.acc.max().item():.3f}"}
 
-    def at_end(self, run) -> None:
-        if self.last_eval != run.step:
-            self(run)                            # record the last step too
-
     def _intervene(self, run, signals: dict[str, torch.Tensor], observables: dict[str, torch.Tensor]) -> None:
         """Fire the rules whose condition holds now (groklab.training.interventions); the new settings
         apply to exactly those models from the next step on."""
@@ -89,24 +93,15 @@ class Evaluation:
             if "data_mix" in settings:
                 run.objective.set_mix(models, settings["data_mix"])
 
-    def stopped(self) -> bool:
-        """Early stop: every model stably generalised (or diverged) for early_stop_evals evals."""
+    def finished(self, step: int) -> torch.Tensor:
+        """(E,) bool, the models that leave the pack after this step's eval: their budget is spent,
+        they diverged, or (early stop) they stayed generalised for early_stop_evals evals."""
         n = self.cell.training.early_stop_evals
-        return n > 0 and bool(((self.streak >= n) | self.diverged).all())
+        done = self.diverged | (self.streak >= n) if n > 0 else self.diverged.clone()
+        return done | (step >= self.cell.total_steps)
 
-
-class Checkpointing:
-    """Every checkpoint_every steps and after the last: flush the parts, then save run.state_dict()."""
-
-    def __init__(self, every: int):
-        self.every = every
-
-    def due(self, step: int) -> bool:
-        return step % self.every == 0
-
-    def __call__(self, run) -> None:
-        run.parts.flush()                        # the parts first: the checkpoint's n_parts counts them
-        checkpoint.save(run.ckpt_path, run.cell.hash, run.seeds, run.state_dict())
-
-    def at_end(self, run) -> None:
-        self(run)
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)), in that order."""
+        self.streak, self.diverged = self.streak[idx.cpu()], self.diverged[idx.cpu()]
+        self.probes.select(idx)
+        self.triggers.select(idx)

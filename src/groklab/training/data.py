@@ -72,6 +72,15 @@ def parity_table(n_bits: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return bits, bits[:, :k].sum(1) % 2
 
 
+def example_count(task: TaskConfig, op: str) -> int:
+    """How many examples operation `op` has (the length of task_examples), without building them."""
+    if op == "parity":
+        return 2**task.parity_bits
+    if op == "s5":
+        return 120 * 120
+    return task.p * (task.p - 1) if op == "div" else task.p * task.p
+
+
 def task_examples(task: TaskConfig, k: int, op: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Token sequences (n, seq_len) and answers (n,) of operation number k of the cell."""
     eq = task.vocab_size - 1

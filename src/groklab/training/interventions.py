@@ -88,6 +88,13 @@ class Triggers:
         cols = {f"intervention/{k}": bool(self.fired[k, e]) for k in range(len(self.rules))}
         return cols | ({HMM_STATE: int(self.state[e])} if self.decoder is not None else {})
 
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)): which rules fired for them, their decoded states."""
+        self.fired = self.fired[:, idx.cpu()]
+        self.state = self.state[idx.cpu().numpy()]
+        if self.decoder is not None:
+            self.decoder.select(idx.cpu().numpy())
+
     def state_dict(self) -> dict:
         return {"fired": self.fired, "state": self.state.copy(),
                 "decoder": self.decoder.state_dict() if self.decoder is not None else None}
@@ -119,6 +126,9 @@ class LossWeights:
         if base is not None:
             a = a * base
         return (a * example_loss).sum(1) / a.sum(1)
+
+    def select(self, idx: torch.Tensor) -> None:
+        self.w = self.w[idx.to(self.w.device)]
 
     def state_dict(self) -> dict:
         return {"w": self.w}

@@ -1,219 +1,188 @@
-"""Train all seeds of one cell as batched ensembles, with evaluation, checkpoints and resume.
+"""Train the models of a pack of cells as one batched ensemble; models leave it as they finish.
 
-Layout of a cell's output directory:
-    metrics.parquet   one row per (seed, eval step)                       [final]
-    config.json       the resolved cell config, its hash, seeds           [final]
-    final.pt          model + optimizer state of every ensemble group     [final]
-    .partial/<group>/ checkpoint.pt and metrics-NNNNN.parquet parts while training
+A pack (groklab.training.packs) is a list of cells whose tensors have the same shapes. Its
+models, every seed of every cell, are stacked along E and trained by one program; each model
+keeps its own hyperparameters, init, data split, loss weights and budget (Member). After
+each eval, the models that finished (budget spent, diverged, or stably generalised with early
+stop) are written out and removed from the live tensors, so the step cost falls as they go.
+
+Layout:
+    <cell out>/metrics.parquet, observables.parquet, config.json, final.pt     [final, per cell]
+    <cell out>/.partial/<pack>-<g>/   metric/observable parts of group g while training
+    <pack dir>/<pack>-<g>/checkpoint.pt   the pack's live state (all members), for resume
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import copy
 import sys
-import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 from tqdm import tqdm
 
-from groklab import io
-from groklab.config.cells import CellConfig, ConfigError
-from groklab.maps.decode import check_pooled
-from groklab.seeding import derive_seed
 from groklab.training import checkpoint
 from groklab.training.batches import Batches
-from groklab.training.callbacks import Checkpointing, Evaluation
-from groklab.training.checkpoint import CHECKPOINT_FORMAT
-from groklab.training.data import Split, make_split
-from groklab.training.models import build_model
-from groklab.training.objective import Objective
-from groklab.training.observables import check_signals
-from groklab.training.optim import EnsembleOptimizer
-from groklab.training.parts import Parts
-from groklab.training.resources import pick_ensemble_size, resolve_device, tune_allocator
-from groklab.training.rundir import RESULTS_FORMAT
-from groklab.vocabulary import HMM_STATE
+from groklab.training.member import Member, MemberOptimizer
+from groklab.training.models.ensemble import join
+from groklab.training.optimizer import EnsembleOptimizer
 
 
-class GroupRun:
-    """One ensemble of seeds trained as one batched program, resumable from its checkpoint.
+class PackRun:
+    """The live models of `members` as one ensemble: step them all, evaluate each cell when due,
+    let finished models leave, checkpoint the whole pack. state_dict() is the checkpoint."""
 
-    A plain loop (train_step, then the callbacks that are due) over the pieces it drives: the
-    Objective (each model's loss), the Parts (metric/observable Parquet parts), the callbacks
-    Evaluation and Checkpointing (groklab.training.callbacks); state_dict() is the checkpoint."""
-
-    def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, workdir: Path,
-                 hmm_map: dict | None = None, map_path: str = "map"):
-        self.cell, self.seeds, self.device, self.dir = cell, list(seeds), device, workdir
-        tr, task = cell.training, cell.task
-        self.data = {k: getattr(split, k).to(device) for k in ("train_x", "train_y", "train_op", "test_x", "test_y", "test_op")}
-        self.model = build_model(cell, self.seeds).to(device)
-        self.opt = EnsembleOptimizer(list(self.model.parameters()), cell.optimizer, self.seeds, cell.total_steps)
-        # training examples come in one contiguous block per operation (make_split)
-        sizes = torch.bincount(split.train_op, minlength=len(task.operations)).tolist()
-        blocks = sizes if task.balanced else [sum(sizes)]
-        minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
-        self.batches = Batches(self.seeds, blocks, tr.batch_size) if minibatch else None
-        self.objective = Objective(cell, len(self.seeds), sizes, minibatch, self.data["train_op"], device)
-        self.parts = Parts(workdir)
-        self.evaluation = Evaluation(cell, self.seeds, self.model, hmm_map, map_path)
-        self.callbacks = [self.evaluation, Checkpointing(tr.checkpoint_every)]   # in this order after a step
+    def __init__(self, members: list[Member], device: torch.device, workdir: Path, key: str):
+        self.members, self.device, self.dir, self.key = members, device, workdir, key
+        self.model = join([copy.deepcopy(m.model) for m in members])
+        seeds = [s for m in members for s in m.seeds]
+        self.opt = EnsembleOptimizer(list(self.model.parameters()), [m.cell.optimizer for m in members for _ in m.seeds],
+                                     seeds, [m.cell.total_steps for m in members for _ in m.seeds])
+        first = members[0]
+        if any(not torch.equal(m.data["train_op"], first.data["train_op"]) for m in members):
+            raise ValueError("a pack's cells need the same number of training examples per operation")
+        # shared data (N, T), (N,) when every cell has the same split; else one copy per model (E, N, T), (E, N)
+        self.shared = all(torch.equal(m.data[k], first.data[k]) for m in members for k in ("train_x", "train_y"))
+        self.x, self.y = ((first.data["train_x"], first.data["train_y"]) if self.shared else
+                          (torch.cat([m.data["train_x"].expand(m.n, -1, -1) for m in members]),
+                           torch.cat([m.data["train_y"].expand(m.n, -1) for m in members])))
+        self.ops = first.data["train_op"]                                   # (N,)
+        blocks = first.sizes if first.cell.task.balanced else [sum(first.sizes)]
+        self.batches = Batches(seeds, blocks, first.cell.training.batch_size) if first.minibatch else None
+        self.checkpoint_every = min(m.cell.training.checkpoint_every for m in members)
+        for m in members:
+            m.opt = MemberOptimizer(self.opt, m)
+        self._set_rows()
         self.step = 0
+
+    @property
+    def E(self) -> int:
+        return self.model.E
 
     @property
     def ckpt_path(self) -> Path:
         return self.dir / "checkpoint.pt"
 
-    def _values(self) -> dict[str, tuple[object, str]]:
-        """Checkpoint key -> (object, attribute) of the plain values a resume restores."""
-        ev = self.evaluation
-        return {"step": (self, "step"), "n_parts": (self.parts, "n_parts"), "streak": (ev, "streak"),
-                "last_eval": (ev, "last_eval"), "diverged": (ev, "diverged"),
-                "prev": (ev.probes, "prev"), "prev_step": (ev.probes, "prev_step")}
+    def _set_rows(self) -> None:
+        start = 0
+        for m in self.members:
+            m.rows, start = slice(start, start + m.n), start + m.n
 
-    def _pieces(self) -> dict[str, object]:
-        """Checkpoint key -> the piece with state_dict()/load_state_dict() (None: this cell has none)."""
-        return {"model": self.model, "optimizer": self.opt, "batches": self.batches,
-                "triggers": self.evaluation.triggers, "loss_weights": self.objective.weights}
+    # ---- one step ---------------------------------------------------------------------------
 
-    def state_dict(self) -> dict:
-        """Everything a resume needs; load_state_dict reads back exactly these keys."""
-        values = {k: getattr(obj, attr) for k, (obj, attr) in self._values().items()}
-        return values | {k: p.state_dict() if p is not None else None for k, p in self._pieces().items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        for k, (obj, attr) in self._values().items():
-            setattr(obj, attr, state[k])
-        for k, piece in self._pieces().items():
-            if piece is not None and state.get(k) is not None:   # "triggers": absent before interventions
-                piece.load_state_dict(state[k])
-
-    def resume(self) -> bool:
-        """Load the last checkpoint if one exists; drop parts written after it. True if past step 0."""
-        if self.ckpt_path.exists():
-            self.load_state_dict(checkpoint.load(self.ckpt_path, self.cell.hash, self.seeds, self.device))
-        self.parts.drop_unrecorded()
-        return self.step > 0
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This step's examples: x (B, T) or (E, B, T), y and ops (B,) or (E, B)."""
+        if self.batches is None:
+            return self.x, self.y, self.ops
+        idx = self.batches.next().to(self.device)                          # (E, B)
+        if self.shared:
+            return self.x[idx], self.y[idx], self.ops[idx]
+        model = torch.arange(self.E, device=self.device).unsqueeze(1)       # (E, 1)
+        return self.x[model, idx], self.y[model, idx], self.ops[idx]
 
     def train_step(self) -> None:
-        d = self.data
-        if self.batches is None:
-            x, y, ops = d["train_x"], d["train_y"], d["train_op"]      # shared by all models: (B, 4), (B,), (B,)
-        else:
-            idx = self.batches.next().to(self.device)                 # (E, B)
-            x, y, ops = d["train_x"][idx], d["train_y"][idx], d["train_op"][idx]   # (E, B, 4), (E, B), (E, B)
-        # Sum of per-model means: each model's gradient is that of its own mean loss.
-        loss = self.objective(self.model(x), y, ops).sum()
+        x, y, ops = self._batch()
+        logits = self.model(x)                                             # (E, B, C)
+        # Sum of per-model losses, each cell's composed its own way: each model's gradient is
+        # that of its own loss.
+        loss = sum(m.objective(logits[m.rows], y if y.dim() == 1 else y[m.rows], ops if ops.dim() == 1 else ops[m.rows]).sum()
+                   for m in self.members if m.n)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.step += 1
 
-    def finished(self) -> bool:
-        """Budget spent, or (early stop) every model stably generalised or diverged."""
-        return self.step >= self.cell.total_steps or self.evaluation.stopped()
+    # ---- evaluation and models leaving ------------------------------------------------------
+
+    def evaluate(self, force: bool = False) -> dict:
+        """Evaluate every cell that is due (all with `force`); the models that finished leave."""
+        notes, leaving = {}, []
+        for m in self.members:
+            if not m.n or not (force or m.evaluation.due(self.step)):
+                leaving.append(None)
+                continue
+            m.step = self.step
+            m.model.load_rows(self.model, m.rows)
+            notes |= m.evaluation(m)
+            leaving.append(m.evaluation.finished(self.step) if self.step else None)
+        if any(d is not None and bool(d.any()) for d in leaving):
+            self._compact(leaving)
+        return notes
+
+    def _compact(self, leaving: list[torch.Tensor | None]) -> None:
+        """Write out the finished models (their final state) and remove them from every tensor."""
+        for m, done in zip(self.members, leaving):
+            for i in ([] if done is None else done.nonzero().flatten().tolist()):
+                m.finals.append(self._final(m.rows.start + i, m.seeds[i]))
+        self._remove(leaving)
+
+    def _remove(self, leaving: list[torch.Tensor | None]) -> None:
+        """Remove the models marked in `leaving` (per cell, (n,) bool or None) from every tensor."""
+        keep = []
+        for m, done in zip(self.members, leaving):
+            local = torch.arange(m.n) if done is None else (~done).nonzero().flatten()
+            if done is not None:
+                m.select(local)
+            keep += (m.rows.start + local).tolist()
+        idx = torch.tensor(keep, dtype=torch.long)
+        self.model.select(idx)
+        self.opt.select(idx, list(self.model.parameters()))
+        if self.batches is not None:
+            self.batches.select(idx)
+        if not self.shared:
+            self.x, self.y = self.x[idx.to(self.device)], self.y[idx.to(self.device)]
+        self._set_rows()
+
+    def _final(self, row: int, seed: int) -> dict:
+        params = {n: w[row].detach().cpu().clone() for n, w in self.model.named_weights()}
+        return {"seed": seed, "step": self.step, "model": params, "optimizer": self.opt.model_state(row)}
+
+    # ---- checkpoint and resume --------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "batches": self.batches.state_dict() if self.batches is not None else None,
+                "members": [m.state_dict() for m in self.members]}
+
+    def save(self) -> None:
+        """Flush every cell's parts, then the checkpoint (whose n_parts count them)."""
+        for m in self.members:
+            m.parts.flush()
+        checkpoint.save(self.ckpt_path, self.key, self.state_dict())
+
+    def resume(self) -> bool:
+        """Load the last checkpoint if one exists; drop parts written after it. True if past step 0."""
+        if self.ckpt_path.exists():
+            state = checkpoint.load(self.ckpt_path, self.key, self.device)
+            leaving = []
+            for m, ms in zip(self.members, state["members"]):
+                live = set(ms["seeds"])
+                leaving.append(torch.tensor([s not in live for s in m.seeds]))
+            self._remove(leaving)           # those left before the checkpoint: finals in it
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            if self.batches is not None:
+                self.batches.load_state_dict(state["batches"])
+            for m, ms in zip(self.members, state["members"]):
+                m.load_state_dict(ms)
+            self.step = state["step"]
+        for m in self.members:
+            m.parts.drop_unrecorded()
+        return self.step > 0
+
+    # ---- the loop ---------------------------------------------------------------------------
 
     def run(self, progress: bool = True) -> None:
         if not self.resume():
-            self.evaluation(self)                # step 0: the initial models
-        if self.finished():
-            return
-        bar = tqdm(total=self.cell.total_steps, initial=self.step, file=sys.stderr, disable=not progress,
-                   desc=f"seeds {self.seeds[0]}..{self.seeds[-1]}", unit="step", mininterval=1.0)
-        while not self.finished():
+            self.evaluate(force=True)            # step 0: the initial models
+        budget = max(m.cell.total_steps for m in self.members)
+        bar = tqdm(total=budget, initial=self.step, file=sys.stderr, disable=not progress,
+                   desc=f"{self.E} models", unit="step", mininterval=1.0)
+        while self.E:
             self.train_step()
             bar.update(1)
-            for callback in self.callbacks:
-                if callback.due(self.step) and (note := callback(self)):
-                    bar.set_postfix(note, refresh=False)
+            if note := self.evaluate():
+                bar.set_postfix(note | {"live": self.E}, refresh=False)
+            if self.step % self.checkpoint_every == 0 or not self.E:
+                self.save()
         bar.close()
-        for callback in self.callbacks:
-            callback.at_end(self)                # the last eval (unless just done), the last checkpoint
-
-    def table(self, kind: str) -> pd.DataFrame:
-        """All flushed parts of `kind` ("metrics" or "observables") as one frame."""
-        return self.parts.table(kind)
-
-
-def write_observables(path: Path, frames: list[pd.DataFrame], cell: CellConfig, name: str) -> None:
-    """observables.parquet: one row per (seed, step), one column per observable, the registry in the metadata."""
-    from groklab.training.observables import REGISTRY
-
-    frames = [f for f in frames if len(f)]
-    table = (pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
-             if frames else pd.DataFrame({"seed": pd.Series(dtype="int64"), "step": pd.Series(dtype="int64")}))
-    registry = {o.name: {"group": o.group, "definition": o.definition, "unit": o.unit, "cost": o.cost, "sites": o.sites}
-                for o in REGISTRY.values()}
-    io.write_parquet(path, table, metadata={"groklab_cell": {"hash": cell.hash, "name": name},
-                                            "groklab_observables": registry})
-
-
-def group_seeds(seeds: list[int], E: int) -> list[list[int]]:
-    return [list(seeds[i : i + E]) for i in range(0, len(seeds), E)]
-
-
-def load_training_map(path: str | Path | None, cell: CellConfig) -> tuple[dict | None, dict]:
-    """The training map an hmm_state rule decodes with, checked before training: (model.json record,
-    its provenance {path, sha256}); (None, {}) for a cell without such a rule."""
-    if not cell.reads_training_map:
-        return None, {}
-    if path is None:
-        raise ConfigError("training.interventions: a rule reads hmm_state, but no training map was given "
-                          "(the workflow passes results/hmm/_matrix/model.json; by hand: groklab train --hmm-map FILE)")
-    try:
-        record = json.loads(Path(path).read_text())
-        check_pooled(record, str(path))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: training map not found") from None
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"{path}: not a usable training map ({exc})") from None
-    for i, rule in enumerate(cell.training.interventions):
-        if rule["when"] != HMM_STATE:
-            continue
-        if rule["state"] == "detour" and "detour_state" not in record:
-            raise ConfigError(f"training.interventions[{i}].state: detour, but the training map {path} has no "
-                              "detour state recorded (refit it: snakemake results/hmm/_matrix/model.json)")
-        if rule["state"] == "detour" and record["detour_state"] is None:
-            print(f"groklab: training.interventions[{i}]: the training map {path} has no detour state "
-                  "(no state's occupancy goes with later grokking at p < 0.05): this rule never fires", file=sys.stderr)
-        if rule["state"] != "detour" and rule["state"] >= record["K"]:
-            raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the training map {path} "
-                              f"has {record['K']} states (0..{record['K'] - 1})")
-    return record, {"path": str(path), "sha256": io.sha256_file(path), "detour_state": record.get("detour_state")}
-
-
-def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "",
-               provenance: dict | None = None, hmm_map: str | Path | None = None) -> pd.DataFrame:
-    """Train every seed of `cell` in ensembles; write metrics.parquet, config.json, final.pt atomically.
-
-    `provenance` (e.g. the Snakemake rule and Slurm job id) is stored in config.json; `hmm_map` is
-    the model.json of the training map that hmm_state rules decode with (its hash goes there too)."""
-    out = Path(out_dir)
-    check_signals(cell)             # a trigger naming no observable is refused before any step
-    map_record, map_provenance = load_training_map(hmm_map, cell)
-    tune_allocator()
-    device = resolve_device(cell.training.device)
-    split = make_split(cell.task)
-    E = cell.training.ensemble_size or pick_ensemble_size(cell, device, len(split.train_y))
-    groups, frames, observed, finals = group_seeds(list(cell.training.seeds), E), [], [], []
-    t0 = time.time()
-    for seeds in groups:
-        run = GroupRun(cell, seeds, split, device, out / ".partial" / f"group-{derive_seed(*seeds) % 10**8:08d}",
-                       map_record, str(hmm_map))
-        run.run(progress)
-        frames.append(run.table("metrics"))
-        observed.append(run.table("observables"))
-        finals.append({"seeds": seeds, "step": run.step, "model": run.model.state_dict(), "optimizer": run.opt.state_dict()})
-    metrics = pd.concat(frames, ignore_index=True).sort_values(["seed", "step"], ignore_index=True)
-    record = {"name": name, "hash": cell.hash, "format": RESULTS_FORMAT, "config": cell.to_dict(), "ensemble_size": E,
-              "device": str(device), "train_seconds": round(time.time() - t0, 3),
-              "provenance": (provenance or {}) | ({"hmm_map": map_provenance} if map_provenance else {})}
-    io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "groups": finals})
-    io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": name}})
-    write_observables(out / "observables.parquet", observed, cell, name)
-    io.write_json(out / "config.json", record)
-    shutil.rmtree(out / ".partial", ignore_errors=True)
-    return metrics

@@ -39,7 +39,12 @@ class Objective:
             return self.weights.loss(per_example_loss(logits, y, self.kind), ops, self.example_base)
         if self.op_slices is None:
             return per_model_loss(logits, y, self.kind)
-        return torch.stack([per_model_loss(logits[:, s], y[s], self.kind) for s in self.op_slices]).mean(0)
+        return torch.stack([per_model_loss(logits[:, s], y[..., s], self.kind) for s in self.op_slices]).mean(0)
+
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)): their loss weights."""
+        if self.weights is not None:
+            self.weights.select(idx)
 
     def set_mix(self, models: torch.Tensor, mix: dict[str, float]) -> None:
         """From the next step on, models[e] (bool, (E,)) weigh operation op by mix[op]."""

@@ -1,21 +1,30 @@
 """Per-model optimisation of stacked ensembles: gradient filters, base optimizers, LR schedules.
 
-Every parameter and gradient is a tensor (E, ...) whose row e belongs to model e. Every
-operation here is either elementwise or reduces over the non-E dimensions only, so model
-e's update never depends on the other rows of the ensemble.
+Every parameter and gradient is a tensor (E, ...) whose row e belongs to model e, and every
+hyperparameter is a per-model vector (E,): model e of a pack trains with its own lr, weight
+decay, betas, momentum, filter strengths and schedule. Every operation here is elementwise
+or reduces over the non-E dimensions only, so model e's update never depends on the other
+rows of the ensemble.
+
+Bitwise independence of the ensemble. The updates use only single-rounding kernels (mul,
+add, sub, div, sqrt) with tensor operands: torch's fused kernels (fused Adam, add with
+alpha, addcmul, lerp) round an element of a vectorised body differently from one of the
+scalar tail, so a model's numbers there would depend on where its rows fall, i.e. on what
+else shares the pack. Per-model factors (1 - lr wd, lr / (1 - beta1^t), ...) are computed
+in float64 from the model's own values and rounded once to float32.
 
 Gradient filters are optax-style `GradientTransform`s: `init(params) -> state` and
-`update(grads, state, params) -> (new_grads, state)`. `update` never modifies the grads
-or params it is given (it returns new tensors, or the same ones when it leaves them
-unchanged), but it owns its state and may update it in place (a Grokfast-MA ring buffer
-is window x the model size: copying it every step would cost more than the filter). A
-state is nested dicts/lists of tensors and numbers, so `torch.save` stores it as is.
+`update(grads, state, params) -> (new_grads, state)`. `update` never modifies the grads or
+params it is given, but owns its state and may update it in place (a Grokfast-MA ring buffer
+is window x the model size: copying it every step would cost more than the filter). A state
+is nested dicts/lists of tensors and numbers, so `torch.save` stores it as is; its per-model
+entries are selected by `select_state` when models leave the pack.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +34,7 @@ from groklab.vocabulary import GROKFAST
 from groklab.seeding import generator
 
 State = Any   # nested dicts / lists of tensors, ints and floats
+PerModel = float | Sequence[float] | Tensor
 
 
 class GradientTransform(NamedTuple):
@@ -48,38 +58,46 @@ def chain(*transforms: GradientTransform) -> GradientTransform:
     return GradientTransform(init, update)
 
 
-def _amplify(grads: list[Tensor], slow: list[Tensor], lamb: float, n: int, state: State) -> list[Tensor]:
-    """g + (lamb / n) * slow. An intervention may have set other strengths for some models:
-    state["lamb"] (E,); those rows use theirs, every other row is computed exactly as without it."""
-    out = torch._foreach_add(grads, slow, alpha=lamb / n)
-    per_model = state.get("lamb")
-    if per_model is None:
-        return out
-    changed = per_model != lamb                                          # (E,)
-    return [torch.where(_rows(changed, g), g + _rows(per_model / n, g) * s, o)
-            for g, s, o in zip(grads, slow, out)]
-
-
 def _rows(v: Tensor, p: Tensor) -> Tensor:
-    return v.view(-1, *([1] * (p.dim() - 1)))                       # (E,) -> (E, 1, ...) against p (E, ...)
+    """(E,) -> (E, 1, ...) against p (E, ...), in p's dtype and device (float64 rounded once)."""
+    return v.to(device=p.device, dtype=p.dtype).view(-1, *([1] * (p.dim() - 1)))
 
 
-def grokfast_ema(alpha: float = 0.98, lamb: float = 2.0) -> GradientTransform:
-    """Grokfast-EMA (Lee et al. 2024): mu <- alpha mu + (1 - alpha) g, mu_0 = 0; return g + lamb mu."""
+def per_model(value: PerModel, E: int) -> Tensor:
+    """A hyperparameter as an (E,) float64 vector: a number for every model, or one per model."""
+    t = torch.as_tensor(value, dtype=torch.float64).flatten().clone()
+    if t.numel() == 1:
+        return t.expand(E).clone()
+    if t.numel() != E:
+        raise ValueError(f"a per-model hyperparameter has {t.numel()} values for an ensemble of {E}")
+    return t
+
+
+def _ensemble_size(params: list[Tensor]) -> int:
+    return params[0].shape[0] if params else 0
+
+
+def grokfast_ema(alpha: PerModel = 0.98, lamb: PerModel = 2.0) -> GradientTransform:
+    """Grokfast-EMA (Lee et al. 2024): mu <- alpha mu + (1 - alpha) g, mu_0 = 0; return g + lamb mu.
+    lamb = 0 is exactly the identity (g + 0 = g), which lets cells without the filter share a pack."""
 
     def init(params):
-        return {"mu": [torch.zeros_like(p) for p in params]}         # each (E, ...)
+        E = _ensemble_size(params)
+        return {"mu": [torch.zeros_like(p) for p in params],          # each (E, ...)
+                "alpha": per_model(alpha, E), "lamb": per_model(lamb, E)}
 
     def update(grads, state, params):
-        mu = state["mu"]
-        torch._foreach_mul_(mu, alpha)                               # fused over all tensors: few kernels
-        torch._foreach_add_(mu, grads, alpha=1 - alpha)
-        return _amplify(grads, mu, lamb, 1, state), state
+        a, one_minus_a, lam = state["alpha"], 1 - state["alpha"], state["lamb"]
+        out = []
+        for mu, g in zip(state["mu"], grads, strict=True):
+            mu.mul_(_rows(a, mu)).add_(g * _rows(one_minus_a, g))
+            out.append(g + mu * _rows(lam, mu))
+        return out, state
 
     return GradientTransform(init, update)
 
 
-def grokfast_ma(window: int = 100, lamb: float = 5.0, filter: str = "mean", warmup: bool = True) -> GradientTransform:
+def grokfast_ma(window: int = 100, lamb: PerModel = 5.0, filter: str = "mean", warmup: bool = True) -> GradientTransform:
     """Grokfast-MA (Lee et al. 2024): g + lamb * (mean or sum of the last `window` gradients).
 
     The current gradient is stored first, so the window includes it. With `warmup` the
@@ -91,7 +109,8 @@ def grokfast_ma(window: int = 100, lamb: float = 5.0, filter: str = "mean", warm
 
     def init(params):
         # one ring buffer per parameter, (window, E, ...); slot count % window is the next write
-        return {"buf": [torch.zeros((window, *p.shape), dtype=p.dtype, device=p.device) for p in params], "count": 0}
+        return {"buf": [torch.zeros((window, *p.shape), dtype=p.dtype, device=p.device) for p in params],
+                "count": 0, "lamb": per_model(lamb, _ensemble_size(params))}
 
     def update(grads, state, params):
         slot, count = state["count"] % window, state["count"] + 1
@@ -101,7 +120,8 @@ def grokfast_ma(window: int = 100, lamb: float = 5.0, filter: str = "mean", warm
         if warmup and count < window:
             return list(grads), state
         n = 1 if filter == "sum" else min(count, window)
-        return _amplify(grads, [b.sum(0) for b in state["buf"]], lamb, n, state), state
+        strength = state["lamb"] / n
+        return [g + b.sum(0) * _rows(strength, g) for g, b in zip(grads, state["buf"])], state
 
     return GradientTransform(init, update)
 
@@ -131,7 +151,7 @@ def orthograd(eps: float = 1e-30) -> GradientTransform:
     return GradientTransform(init, update)
 
 
-def gaussian_noise(scale: float, decay: float, seeds: list[int]) -> GradientTransform:
+def gaussian_noise(scale: PerModel, decay: PerModel, seeds: list[int]) -> GradientTransform:
     """Add N(0, std_t^2), std_t = scale / (1 + t)^decay, t = updates already applied.
 
     Model e draws all its noise for a step as one flat vector (its parameters in order) from
@@ -143,67 +163,98 @@ def gaussian_noise(scale: float, decay: float, seeds: list[int]) -> GradientTran
     def init(params):
         if params and params[0].shape[0] != len(seeds):
             raise ValueError(f"noise filter: {len(seeds)} seeds for an ensemble of {params[0].shape[0]}")
-        return {"t": 0, "rng": [generator(s, "noise").get_state() for s in seeds]}
+        E = len(seeds)
+        return {"t": 0, "rng": [generator(s, "noise").get_state() for s in seeds],
+                "scale": per_model(scale, E), "decay": per_model(decay, E)}
 
     def update(grads, state, params):
-        std = scale / (1 + state["t"]) ** decay
+        std = (state["scale"] / (1 + state["t"]) ** state["decay"]).float()       # (E,) rounded once
         sizes = [g[0].numel() for g in grads]                        # per-model numel of each tensor
         rows, rng = [], []
-        for s in state["rng"]:
+        for e, s in enumerate(state["rng"]):
             gen = torch.Generator()
             gen.set_state(s)
-            rows.append(torch.randn(sum(sizes), generator=gen) * std)   # (N,) on CPU, float32
+            rows.append(torch.randn(sum(sizes), generator=gen) * std[e])   # (N,) on CPU, float32
             rng.append(gen.get_state())
         noise = torch.stack(rows).to(grads[0].device)                # (E, N): one transfer per step
         out = [g + n.reshape(g.shape).to(g.dtype) for g, n in zip(grads, noise.split(sizes, dim=1))]
-        return out, {"t": state["t"] + 1, "rng": rng}
+        return out, state | {"t": state["t"] + 1, "rng": rng}
 
     return GradientTransform(init, update)
 
 
-def build_filters(cfg: OptimizerConfig, seeds: list[int]) -> GradientTransform:
-    """The chain of `cfg.filters` (schema defaults filled), in list order."""
+# ---- filter chains of a pack -----------------------------------------------------------------
+
+def filter_kinds(cfg: OptimizerConfig) -> tuple[str, ...]:
+    """The structural part of a filter chain, what models of one pack must share: the kinds in
+    order (with the MA window and mode, and orthograd's eps), a leading Grokfast-EMA left out
+    (a cell without it runs it at lamb = 0, which is exactly the identity)."""
+    kinds = []
+    for i, f in enumerate(cfg.filters):
+        if f["kind"] == "grokfast_ema" and i == 0:
+            continue
+        extra = {"grokfast_ma": ("window", "filter", "warmup"), "orthograd": ("eps",)}.get(f["kind"], ())
+        kinds.append(":".join([f["kind"], *(str(f.get(k)) for k in extra)]))
+    return tuple(kinds)
+
+
+def _aligned_chains(cfgs: list[OptimizerConfig]) -> list[list[dict]]:
+    """Each model's chain with the same kinds in the same places (a missing leading EMA added at lamb 0)."""
+    if len({filter_kinds(c) for c in cfgs}) > 1:
+        raise ValueError("optimizer.filters: models of one pack need the same filter chain "
+                         f"(got {sorted({filter_kinds(c) for c in cfgs})})")
+    lead = any(c.filters and c.filters[0]["kind"] == "grokfast_ema" for c in cfgs)
+    idle = {"kind": "grokfast_ema", "alpha": 0.98, "lamb": 0.0}
+    return [([] if not lead or (c.filters and c.filters[0]["kind"] == "grokfast_ema") else [idle]) + list(c.filters)
+            for c in cfgs]
+
+
+def build_filters(cfg: OptimizerConfig | list[OptimizerConfig], seeds: list[int]) -> GradientTransform:
+    """The chain of filters (schema defaults filled), in list order; one config for every model,
+    or one per model (seeds[e]'s), with per-model strengths."""
+    cfgs = cfg if isinstance(cfg, list) else [cfg] * len(seeds)
+    chains = _aligned_chains(cfgs)
     transforms = []
-    for f in cfg.filters:
-        kw = {k: v for k, v in f.items() if k != "kind"}
-        kind = f["kind"]
+    for k, first in enumerate(chains[0]):
+        column = [chain_[k] for chain_ in chains]                     # filter k of every model
+        kind = first["kind"]
         if kind == "grokfast_ema":
-            transforms.append(grokfast_ema(**kw))
+            transforms.append(grokfast_ema([f["alpha"] for f in column], [f["lamb"] for f in column]))
         elif kind == "grokfast_ma":
-            transforms.append(grokfast_ma(**kw))
+            transforms.append(grokfast_ma(first["window"], [f["lamb"] for f in column], first["filter"], first["warmup"]))
         elif kind == "orthograd":
-            transforms.append(orthograd(**kw))
+            transforms.append(orthograd(**{k: v for k, v in first.items() if k != "kind"}))
         elif kind == "noise":
-            transforms.append(gaussian_noise(seeds=seeds, **kw))
+            transforms.append(gaussian_noise([f["scale"] for f in column], [f["decay"] for f in column], seeds))
         else:
             raise ValueError(f"optimizer.filters: unknown kind {kind!r}")
     return chain(*transforms)
 
 
-def _fused_ok(params: list[Tensor]) -> bool:
-    # torch's fused Adam/AdamW kernels exist for floating tensors on CPU and CUDA (torch >= 2.4)
-    return all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+def select_state(state: State, idx: Tensor, E: int) -> State:
+    """A filter state with only the models idx (int64, (E',)) left: every tensor whose leading
+    dimension is E is indexed by model, a ring buffer (window, E, ...) on its second."""
+    if isinstance(state, Tensor):
+        if state.dim() >= 1 and state.shape[0] == E:
+            return state[idx.to(state.device)].clone()
+        return state
+    if isinstance(state, dict):
+        return {k: (_select_buffers(v, idx) if k == "buf" else
+                    [v[i] for i in idx.tolist()] if k == "rng" else select_state(v, idx, E))
+                for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return [select_state(v, idx, E) for v in state]
+    return state
 
 
-def build_base_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """torch's optimizer named by cfg.name on the stacked parameters (elementwise, hence per model)."""
-    params = list(params)
-    fused = True if _fused_ok(params) else None
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                                 weight_decay=cfg.weight_decay, fused=fused)
-    if cfg.name == "adam":
-        # L2 decay: weight_decay * w is added to the (filtered) gradient inside Adam
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                                weight_decay=cfg.weight_decay, fused=fused)
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay, foreach=True)
-    raise ValueError(f"optimizer.name: unknown optimizer {cfg.name!r}")
+def _select_buffers(bufs: list[Tensor], idx: Tensor) -> list[Tensor]:
+    return [b[:, idx.to(b.device)].clone() for b in bufs]            # (window, E', ...)
 
+
+# ---- schedules -------------------------------------------------------------------------------
 
 def lr_lambda(schedule: ScheduleConfig, total_steps: int) -> Callable[[int], float]:
-    """LR multiplier of optimizer step s (0-based), for LambdaLR.
+    """LR multiplier of optimizer step s (0-based).
 
     Warmup: (s + 1) / warmup_steps for s < warmup_steps, so the first step already moves
     (lr / warmup_steps) and step warmup_steps - 1 uses the full lr. Then 1 (constant), or
@@ -227,90 +278,11 @@ def lr_lambda(schedule: ScheduleConfig, total_steps: int) -> Callable[[int], flo
 def _to_device(state: State, device: torch.device) -> State:
     """A copy of a filter state: floating tensors on `device`, others (generator states) on CPU."""
     if isinstance(state, Tensor):
+        if state.dtype == torch.float64:                             # per-model hyperparameters stay exact
+            return state.cpu().clone()
         return state.to(device).clone() if state.is_floating_point() else state.cpu().clone()
     if isinstance(state, dict):
         return {k: _to_device(v, device) for k, v in state.items()}
     if isinstance(state, (list, tuple)):
         return [_to_device(v, device) for v in state]
     return state
-
-
-class EnsembleOptimizer:
-    """Filters, then torch's base optimizer, then the LR schedule; one object to step and checkpoint."""
-
-    def __init__(self, params: list[nn.Parameter], cfg: OptimizerConfig, seeds: list[int], total_steps: int):
-        self.params, self.cfg = list(params), cfg
-        self.base = build_base_optimizer(self.params, cfg)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.base, lr_lambda(cfg.schedule, total_steps))
-        # a constant schedule without warmup never changes lr: skip the scheduler's per-step Python
-        self._static_lr = cfg.schedule.kind == "constant" and cfg.schedule.warmup_steps == 0
-        self.filters = build_filters(cfg, seeds) if cfg.filters else None
-        with torch.no_grad():
-            self.filter_state = self.filters.init(self.params) if self.filters else []
-        # Per-model hyperparameters set by interventions (groklab.training.loop): weight decay added to the
-        # configured one and a learning-rate multiplier, each (E,); all rows start unchanged.
-        device = self.params[0].device if self.params else torch.device("cpu")
-        self.extra_decay = torch.zeros(len(seeds), device=device)
-        self.lr_scale = torch.ones(len(seeds), device=device)
-
-    def set_hyperparameters(self, models: torch.Tensor, lr: float | None = None,
-                            weight_decay: float | None = None, filter_lamb: float | None = None) -> None:
-        """From the next step on, models[e] (bool, (E,)) train with this lr / weight decay / Grokfast
-        amplification (every grokfast filter of the cell)."""
-        models = models.to(self.extra_decay.device)
-        if lr is not None:
-            self.lr_scale[models] = lr / self.cfg.lr
-        if weight_decay is not None:
-            self.extra_decay[models] = weight_decay - self.cfg.weight_decay
-        if filter_lamb is not None:
-            for f, state in zip(self.cfg.filters, self.filter_state):
-                if f["kind"] in GROKFAST:
-                    if "lamb" not in state:
-                        state["lamb"] = torch.full_like(self.lr_scale, float(f["lamb"]))
-                    state["lamb"][models] = filter_lamb
-
-    def _decay_before_step(self) -> None:
-        """The extra weight decay: decoupled for AdamW (a shrink of lr * extra; differs from a
-        larger wd by a term of order lr^2 wd extra), added to the gradient (L2) for Adam and SGD."""
-        if self.cfg.name == "adamw":
-            lr = self.base.param_groups[0]["lr"]
-            for p in self.params:
-                p.mul_(1 - lr * _rows(self.extra_decay, p))
-        else:
-            for p in self.params:
-                if p.grad is not None:
-                    p.grad.add_(p * _rows(self.extra_decay, p))
-
-    @torch.no_grad()
-    def step(self) -> None:
-        if self.filters is not None:
-            # a parameter without a gradient counts as a zero gradient (filters keep history)
-            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-            grads, self.filter_state = self.filters.update(grads, self.filter_state, self.params)
-            for p, g in zip(self.params, grads):
-                p.grad = g
-        if bool(self.extra_decay.any()):
-            self._decay_before_step()
-        scaled = bool((self.lr_scale != 1).any())
-        before = [p.clone() for p in self.params] if scaled else None
-        self.base.step()
-        if scaled:   # p = before + scale * (update): the whole step (with AdamW's decay) scaled per model
-            for p, b in zip(self.params, before):
-                p.copy_(torch.lerp(b, p, _rows(self.lr_scale, p)))
-        if not self._static_lr:
-            self.scheduler.step()
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.base.zero_grad(set_to_none=set_to_none)
-
-    def state_dict(self) -> dict:
-        return {"base": self.base.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "filters": self.filter_state, "extra_decay": self.extra_decay, "lr_scale": self.lr_scale}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.base.load_state_dict(state["base"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        device = self.params[0].device if self.params else torch.device("cpu")
-        self.filter_state = _to_device(state["filters"], device)
-        if "extra_decay" in state:
-            self.extra_decay, self.lr_scale = state["extra_decay"].to(device), state["lr_scale"].to(device)

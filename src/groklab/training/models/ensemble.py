@@ -78,9 +78,35 @@ class EnsembleModule(nn.Module):
         for name, param in self.named_parameters():
             yield name.replace("__", "."), param
 
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep only models idx (int64, (E',)), in that order: new (E', ...) parameters."""
+        for name, param in list(self.named_parameters()):
+            setattr(self, name, nn.Parameter(param.detach()[idx.to(param.device)].clone()))
+        self.seeds = [self.seeds[i] for i in idx.tolist()]
+        self.E = len(self.seeds)
+
+    def load_rows(self, other: "EnsembleModule", rows: slice) -> None:
+        """Copy models `rows` of `other` (same architecture) into this module's E models."""
+        with torch.no_grad():
+            for (_, mine), (_, theirs) in zip(self.named_parameters(), other.named_parameters(), strict=True):
+                mine.copy_(theirs[rows])
+
     def run_with_cache(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cache: dict[str, torch.Tensor] = {}
         return self.forward(tokens, cache=cache), cache
+
+
+def join(models: list[EnsembleModule]) -> EnsembleModule:
+    """One module holding the models of `models` (same architecture and shapes) stacked in order:
+    models[0]'s object with every parameter the concatenation along E."""
+    first = models[0]
+    if len(models) > 1:
+        for name, param in list(first.named_parameters()):
+            parts = [dict(m.named_parameters())[name].detach() for m in models]
+            setattr(first, name, nn.Parameter(torch.cat(parts)))
+        first.seeds = [s for m in models for s in m.seeds]
+        first.E = len(first.seeds)
+    return first
 
 
 def _draw_one(spec: ParamSpec, g: torch.Generator, init: InitConfig | None) -> torch.Tensor:

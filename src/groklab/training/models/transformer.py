@@ -24,6 +24,17 @@ def activation(name: str):
     return Fn.relu if name == "relu" else Fn.gelu
 
 
+def key_softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the keys of scores (T, E, B, H), as a (T, E, B, H) view.
+
+    Taken over the last dim of an (E, B, H, T) copy: a softmax over dim 0 vectorises across
+    the E*B*H inner entries, and how it splits them depends on E, so a model's attention
+    pattern would change in its last bits with the number of models beside it (seen at E = 2
+    vs 3). Over the last dim every row is computed alike.
+    """
+    return scores.permute(1, 2, 3, 0).softmax(-1).permute(3, 0, 1, 2)
+
+
 class EnsembleTransformer(EnsembleModule):
     def __init__(self, model: ModelConfig, task: TaskConfig, seeds: list[int], init: InitConfig | None = None):
         self.cfg, self.vocab, self.n_out, self.seq_len = model, task.vocab_size, task.n_classes, task.seq_len
@@ -72,13 +83,14 @@ class EnsembleTransformer(EnsembleModule):
         layer works on Tq = 1 without any transpose copies.
         """
         L = self.cfg.n_layers
-        idx = flat_token_index(tokens, self.E, self.vocab)                 # (T, E*B)
-        resid_tab = self.p("W_E").unsqueeze(0) + self.p("W_pos").transpose(0, 1).unsqueeze(2)  # (T, E, V, d)
-        resid = None
+        resid = idx = resid_tab = None
+        if L > 1:
+            idx = flat_token_index(tokens, self.E, self.vocab)             # (T, E*B)
+            resid_tab = self.p("W_E").unsqueeze(0) + self.p("W_pos").transpose(0, 1).unsqueeze(2)  # (T, E, V, d)
         for l in range(L):
             last_only = l == L - 1
-            if l == 0 and last_only:
-                attn, resid = self._single_layer_attention(resid_tab, idx, cache)
+            if L == 1:
+                attn, resid = self._single_layer_attention(tokens, cache)
             else:
                 q, k, v, resid = self._layer0_qkv(resid_tab, idx, last_only, cache) if l == 0 else self._qkv(l, resid, last_only)
                 attn = self._attend(l, q, k, v, cache)
@@ -87,30 +99,49 @@ class EnsembleTransformer(EnsembleModule):
         resid = self._ln("ln_final", resid[-1], 0)                         # (E, B, d)
         return torch.bmm(resid, self.p("W_U"))                             # (E, B, n_out)
 
-    def _single_layer_attention(self, resid_tab, idx, cache):
-        """Attention of the = query in layer 0 of a 1-layer model -> (attn_out, resid), each (1, E, B, d).
+    def _single_layer_attention(self, tokens, cache):
+        """Attention of the = query in a 1-layer model -> (attn_out, resid), each (1, E, B, d).
 
-        Both the = query and each key depend on one token only, so every score is an entry
-        of a per-position table S[t, e, v_query, v_key, h] (T*E*V*V*H floats, one small
-        matmul) gathered per example, instead of a q . k product over (T, E, B, H, dh).
+        Both the = query and each key depend on one token only, so every score is an entry of
+        a per-model table S[e, v_query, (t, v_key), h] (E*V*T*V*H floats, one small bmm)
+        gathered per example, instead of a q . k product over (E, B, T, H, dh). Every product
+        is a per-model bmm and every reduction runs within one model's block, so a model's
+        numbers do not depend on how many models share the ensemble (tests/test_packs.py):
+        a matmul broadcast over positions would sum its gradient over them across all models.
         """
-        T, E, V, _ = resid_tab.shape
-        H, dh = self.cfg.n_heads, self.cfg.head_dim
-        x_tab = self._ln("blocks.0.ln1", resid_tab, 1)                     # (T, E, V, d)
-        q_tab = torch.bmm(x_tab[-1], self.p("blocks.0.W_Q")).view(E, V, H, dh).transpose(1, 2)    # (E, H, V, dh)
-        k_tab = torch.matmul(x_tab, self.p("blocks.0.W_K")).view(T, E, V, H, dh).permute(0, 1, 3, 4, 2)  # (T, E, H, dh, V)
-        S = (torch.matmul(q_tab, k_tab) / math.sqrt(dh)).permute(0, 1, 3, 4, 2)  # (T, E, Vq, Vk, H)
-        # row of S for (t, e, query token, key token): t*E*V*V + (e*V + tok_q)*V + tok_k
-        offsets = torch.arange(T, device=idx.device).view(T, 1) * (E * V * V)
-        rows = offsets + idx[-1:] * V + idx % V                            # (T, E*B)
-        scores = S.reshape(-1, H).index_select(0, rows.reshape(-1)).view(T, E, -1, H)   # (T, E, B, H)
-        pattern = scores.softmax(dim=0)
-        hook(cache, "blocks.0.attn.hook_pattern", pattern.permute(1, 2, 3, 0).unsqueeze(3))   # (E, B, H, 1, T)
-        v = gather_positions(torch.matmul(x_tab, self.p("blocks.0.W_V")), idx).view(T, E, -1, H, dh)
-        z = (pattern.unsqueeze(-1) * v).sum(0).view(1, E, -1, H * dh)      # (1, E, B, F)
+        E, V, T = self.E, self.vocab, self.seq_len
+        H, dh, F = self.cfg.n_heads, self.cfg.head_dim, self.F
+        resid_tab = self.p("W_E").unsqueeze(1) + self.p("W_pos").unsqueeze(2)   # (E, T, V, d)
+        x_tab = self._ln("blocks.0.ln1", resid_tab, 0).reshape(E, T * V, -1)  # (E, T*V, d)
+        tok = tokens.expand(E, *tokens.shape) if tokens.dim() == 2 else tokens  # (E, B, T)
+        B = tok.shape[1]
+        # row (e, t, token) of an (E*T*V, .) table, for every example and position: (E, B, T)
+        rows = (torch.arange(E, device=tok.device).view(E, 1, 1) * T
+                + torch.arange(T, device=tok.device).view(1, 1, T)) * V + tok
+        # the = position's rows, contiguous: a strided batch would take another gemm path than at E = 1
+        q_tab = torch.bmm(x_tab[:, (T - 1) * V :].contiguous(), self.p("blocks.0.W_Q"))   # (E, V, F)
+        k_tab = torch.bmm(x_tab, self.p("blocks.0.W_K"))                     # (E, T*V, F)
+        v_tab = torch.bmm(x_tab, self.p("blocks.0.W_V"))
+        # per (model, head): .contiguous() before merging E and H, which would be a view at E = 1
+        # only (a strided batch takes another gemm path: the model's last bits would change)
+        S = torch.bmm(q_tab.view(E, V, H, dh).transpose(1, 2).contiguous().view(E * H, V, dh),
+                      k_tab.view(E, T * V, H, dh).permute(0, 2, 3, 1).contiguous().view(E * H, dh, T * V)) / math.sqrt(dh)
+        # S (E*H, V, T*V), gathered entry by entry straight into (E, B, H, T): no permute, so its
+        # gradient reaches the bmm contiguous at every E (a view at E = 1 but a copy at E > 1
+        # would send the backward gemm down different paths)
+        ar = lambda n, *shape: torch.arange(n, device=tok.device).view(*shape)  # noqa: E731
+        key = ar(T, 1, 1, 1, T) * V + tok.unsqueeze(2)                        # (E, B, 1, T): t*V + key token
+        s_idx = ((ar(E, E, 1, 1, 1) * H + ar(H, 1, 1, H, 1)) * V + tok[:, :, -1:].unsqueeze(3)) * (T * V) + key
+        pattern = S.reshape(-1).index_select(0, s_idx.reshape(-1)).view(E, B, H, T).softmax(-1)   # over the keys
+        hook(cache, "blocks.0.attn.hook_pattern", pattern.unsqueeze(3))      # (E, B, H, 1, T)
+        v = v_tab.reshape(E * T * V, F).index_select(0, rows.reshape(-1)).view(E, B, T, H, dh)
+        z = (pattern.transpose(2, 3).unsqueeze(-1) * v).sum(2).reshape(E, B, F)   # (E, B, F)
+        flat_resid = resid_tab.reshape(E * T * V, -1)
         if cache is not None:
-            hook(cache, "blocks.0.hook_resid_pre", gather_positions(resid_tab, idx))  # (T, E, B, d)
-        return torch.matmul(z, self.p("blocks.0.W_O")), gather_positions(resid_tab[-1:], idx[-1:])
+            full = flat_resid.index_select(0, rows.reshape(-1)).view(E, B, T, -1)
+            hook(cache, "blocks.0.hook_resid_pre", full.permute(2, 0, 1, 3))      # (T, E, B, d)
+        resid = flat_resid.index_select(0, rows[:, :, -1].reshape(-1)).view(1, E, B, -1)   # (1, E, B, d)
+        return torch.bmm(z, self.p("blocks.0.W_O")).unsqueeze(0), resid
 
     def _layer0_qkv(self, resid_tab, idx, last_only, cache):
         """Layer 0's q (Tq,E,B,F), k, v (T,E,B,F) and resid (Tq,E,B,d) from per-(position, token) tables.
@@ -146,7 +177,7 @@ class EnsembleTransformer(EnsembleModule):
             # The = query sees every key: elementwise products over (T, E, B, H, dh) avoid the
             # permute copies and (E*B*H)-batched 1 x dh matmuls an einsum would lower to.
             scores = (k * q).sum(-1) / math.sqrt(dh)                        # (T, E, B, H)
-            pattern = scores.softmax(dim=0)
+            pattern = key_softmax(scores)
             hook(cache, f"blocks.{l}.attn.hook_pattern", pattern.permute(1, 2, 3, 0).unsqueeze(3))  # (E,B,H,1,T)
             z = (pattern.unsqueeze(-1) * v).sum(0).view(1, E, B, H * dh)     # (1, E, B, F)
         else:

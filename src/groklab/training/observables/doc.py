@@ -18,7 +18,7 @@ def default_counts() -> tuple[int, int, int]:
     from groklab.config.cells import CellConfig
     from groklab.training.data import make_split
     from groklab.training.models import build_model
-    from groklab.training.optim import EnsembleOptimizer
+    from groklab.training.optimizer import EnsembleOptimizer
     from groklab.training.observables import observe
     from groklab.training.observables.probe import make_probe
     from groklab.training.observables.registry import distinct_count

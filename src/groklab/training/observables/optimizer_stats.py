@@ -13,8 +13,7 @@ def _states(probe, key):
 
 @observable("optimizer.lr", "learning rate of this step (after warmup/schedule and any per-model lr intervention)")
 def lr(probe):
-    # (E,): the shared scheduled lr times each model's own scale (1 unless an lr intervention fired)
-    return {"": torch.full((probe.E,), float(probe.lr)) * probe.lr_scale.float()}
+    return {"": probe.lr.clone()}                          # (E,): each model's own lr
 
 
 @observable("optimizer.adam_m_norm", "L2 norm of Adam's first moment over all parameters")
@@ -38,9 +37,9 @@ def effective_step(probe):
         return undefined(probe)
     o = probe.cell.optimizer
     steps = {n: float(probe.opt_state[n]["step"]) for n, _ in v}
-    total = sum((probe.lr / ((t / (1 - o.betas[1] ** max(steps[n], 1))).sqrt() + o.eps)).flatten(1).sum(1) for n, t in v)
-    # the step is linear in lr: each model's own lr is the shared one times its lr_scale (E,)
-    return {"": total / sum(t[0].numel() for _, t in v) * probe.lr_scale.to(total)}
+    total = sum((1 / ((t / (1 - o.betas[1] ** max(steps[n], 1))).sqrt() + o.eps)).flatten(1).sum(1) for n, t in v)
+    # the step is linear in lr: each model's own lr (E,)
+    return {"": total / sum(t[0].numel() for _, t in v) * probe.lr.to(total)}
 
 
 @observable("optimizer.momentum_norm", "L2 norm of SGD's momentum buffer over all parameters")

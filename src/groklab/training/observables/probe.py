@@ -24,9 +24,8 @@ class Probe:
     y: torch.Tensor                            # (B,)
     logits: torch.Tensor                       # (E, B, C) detached
     cache: dict[str, torch.Tensor]             # hook activations on x, detached
-    opt_state: dict[str, dict]                 # name -> torch optimizer state of that parameter
-    lr: float                                  # the base optimizer's lr at this step (schedule applied)
-    lr_scale: torch.Tensor                     # (E,) model e steps with lr * lr_scale[e] (lr interventions)
+    opt_state: dict[str, dict]                 # name -> torch-style optimizer state of that parameter
+    lr: torch.Tensor                           # (E,) each model's lr for its next step (schedule, interventions)
     model: torch.nn.Module = field(repr=False)
 
     @property
@@ -46,8 +45,7 @@ def make_probe(model, opt, cell: CellConfig, step: int, x, y, init, prev, prev_s
         loss = per_example_loss(logits, y, cell.training.loss).mean(1).sum()   # sum of per-model means
         grads = torch.autograd.grad(loss, list(named.values()), allow_unused=True)
     grads = {n: (g if g is not None else torch.zeros_like(w)).detach() for (n, w), g in zip(named.items(), grads)}
-    base = opt.base
-    opt_state = {n: base.state.get(p, {}) for n, p in named.items()}
+    opt_state = {n: opt.state_of(i) for i, n in enumerate(named)}
     return Probe(cell, step, {n: w.detach() for n, w in named.items()}, init, prev, prev_step, grads, x, y,
                  logits.detach(), {k: v.detach() for k, v in cache.items()}, opt_state,
-                 base.param_groups[0]["lr"], opt.lr_scale.detach().cpu().clone(), model)
+                 opt.current_lr().float(), model)

@@ -1,0 +1,109 @@
+"""Packs: which cells of a config train together as one ensemble (groklab.training.loop.PackRun).
+
+Cells whose tensors have the same shapes share a pack; everything per model (seed, init,
+lr, weight decay, betas, momentum, eps, schedule and budget, filter strengths, noise,
+interventions, loss and its weights, the data split itself) may differ. The *shape
+signature* holds the rest, what one batched program needs to share:
+    model            architecture and sizes, vocabulary, answers, sequence length
+    data             training examples per operation, minibatch size and blocks
+    optimizer        family (adamw, adam, sgd), nesterov, the filter chain's kinds
+    device           cpu or cuda (a pack never mixes devices)
+    training map     cells that decode the matrix map wait for it: never with its inputs
+Packs are formed deterministically: group by signature, sort by cell id, fill packs of at most
+`pack_capacity` models in that order. A cell's numbers do not depend on its pack (tested), so
+packing is not part of a cell's identity (its config hash).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from groklab.config.cells import CellConfig
+from groklab.training.data import example_count
+from groklab.training.optim import filter_kinds
+from groklab.training.resources import CPU_ACTIVATION_BUDGET_FLOATS, activation_floats_per_model
+
+# Models per pack when training.pack_models is unset, per device (benchmarks/pack_throughput.py:
+# on the 2-core CPU a p = 23 pack reaches its best model-steps/s from E = 32 on; a GPU fills later).
+DEFAULT_PACK_MODELS = {"cpu": 64, "cuda": 256}
+
+
+@dataclass(frozen=True)
+class Pack:
+    id: str                       # "pack-<first 8 hex of hash>"
+    hash: str                     # SHA-256 of the member ids and their seeds
+    cells: tuple[str, ...]        # member cell ids, sorted
+    models: int                   # seeds over all members
+    device: str                   # cpu or cuda
+
+    def record(self) -> dict:
+        return dataclasses.asdict(self) | {"cells": list(self.cells)}
+
+
+def device_of(cell: CellConfig, auto_device: str) -> str:
+    """cpu or cuda: training.device, with auto resolved to `auto_device`."""
+    return auto_device if cell.training.device == "auto" else cell.training.device
+
+
+def train_sizes(cell: CellConfig) -> tuple[int, ...]:
+    """Training examples of each operation, as groklab.training.data.make_split draws them."""
+    t = cell.task
+    return tuple(int(round(t.train_fraction * example_count(t, op))) for op in t.operations)
+
+
+def signature(cell: CellConfig, auto_device: str = "cpu") -> str:
+    """What cells of one pack share (module docstring), as a short hash."""
+    t, tr, o = cell.task, cell.training, cell.optimizer
+    sizes = train_sizes(cell)
+    minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
+    fields = {
+        "model": dataclasses.asdict(cell.model), "vocab": t.vocab_size, "classes": t.n_classes, "seq_len": t.seq_len,
+        "train_sizes": sizes, "batch": tr.batch_size if minibatch else None,
+        "blocks": (t.balanced and len(sizes) > 1) if minibatch else None,
+        "optimizer": [o.name, o.nesterov if o.name == "sgd" else None], "filters": filter_kinds(o),
+        "device": device_of(cell, auto_device), "reads_map": cell.reads_training_map,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def pack_capacity(cells: list[CellConfig], device: str) -> int:
+    """The most models one pack of these cells holds: training.pack_models (the smallest set), else
+    the device's default; on the CPU no more than fit the activation budget; training.ensemble_size
+    (where set) caps it too."""
+    cap = min((c.training.pack_models for c in cells if c.training.pack_models), default=DEFAULT_PACK_MODELS[device])
+    for c in cells:
+        if c.training.ensemble_size:
+            cap = min(cap, c.training.ensemble_size)
+        if device == "cpu":
+            batch = min(c.training.batch_size or sum(train_sizes(c)), sum(train_sizes(c)))
+            cap = min(cap, max(1, CPU_ACTIVATION_BUDGET_FLOATS // max(1, activation_floats_per_model(c, batch))))
+    return max(1, cap)
+
+
+def form_packs(cells: dict[str, CellConfig], auto_device: str = "cpu") -> list[Pack]:
+    """The packs of `cells` (cell id -> config), in order of their first cell id."""
+    by_signature: dict[str, list[str]] = {}
+    for cell_id in sorted(cells):
+        by_signature.setdefault(signature(cells[cell_id], auto_device), []).append(cell_id)
+    packs = []
+    for ids in by_signature.values():
+        device = device_of(cells[ids[0]], auto_device)
+        cap = pack_capacity([cells[i] for i in ids], device)
+        current: list[str] = []
+        for cell_id in ids:
+            n = len(cells[cell_id].training.seeds)
+            if current and sum(len(cells[i].training.seeds) for i in current) + n > cap:
+                packs.append(_pack(current, cells, device))
+                current = []
+            current.append(cell_id)
+        packs.append(_pack(current, cells, device))
+    return sorted(packs, key=lambda p: p.cells[0])
+
+
+def _pack(ids: list[str], cells: dict[str, CellConfig], device: str) -> Pack:
+    key = json.dumps([[i, cells[i].hash, list(cells[i].training.seeds)] for i in ids])
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return Pack(f"pack-{digest[:8]}", digest, tuple(ids), sum(len(cells[i].training.seeds) for i in ids), device)
