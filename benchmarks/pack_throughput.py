@@ -33,9 +33,10 @@ CPU = torch.device("cpu")
 
 
 def quiet(cell):
-    """The cell without observables (they are not what packing changes)."""
+    """The cell without observables and interventions (no evals run here; a map reader would need the map)."""
     import dataclasses
-    return cell.replace_training(observables=dataclasses.replace(cell.training.observables, enabled=False))
+    return cell.replace_training(observables=dataclasses.replace(cell.training.observables, enabled=False),
+                                 interventions=())
 
 
 def pack_run(cells, device, tmp) -> PackRun:
@@ -56,7 +57,7 @@ def time_steps(run: PackRun, steps: int, stops: list[int] | None = None) -> tupl
             if any(leaving):
                 per_member, k = [], 0
                 for m in run.members:
-                    per_member.append(torch.tensor(leaving[k : k + m.n]))
+                    per_member.append(torch.tensor(leaving[k : k + m.n], dtype=torch.bool))
                     k += m.n
                 run._remove(per_member)
                 alive = [i for i, gone in zip(alive, leaving) if not gone]
@@ -95,8 +96,9 @@ def main() -> None:
     args = ap.parse_args()
     import tempfile
     tmp = __import__("pathlib").Path(tempfile.mkdtemp())
-    cells = {c.id: quiet(c.config) for c in expand(yaml.safe_load(open(args.config)))}
-    packs = form_packs(cells)
+    configs = {c.id: c.config for c in expand(yaml.safe_load(open(args.config)))}
+    packs = form_packs(configs)                                    # the packs the workflow trains
+    cells = {k: quiet(c) for k, c in configs.items()}
     print(f"threads {torch.get_num_threads()}; {len(cells)} cells, {sum(len(c.training.seeds) for c in cells.values())} "
           f"models; {len(packs)} packs: " + ", ".join(f"{p.id} ({p.models})" for p in packs))
     base = next(iter(cells.values()))

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from groklab.config.cells import OptimizerConfig
-from groklab.training.optim import _rows, _to_device, build_filters, lr_lambda, per_model, select_state
+from groklab.training.optim import _to_device, build_filters, lr_lambda, per_model, select_state
 from groklab.vocabulary import GROKFAST
 
 FAMILIES = ("adamw", "adam", "sgd")
@@ -82,6 +82,11 @@ class EnsembleOptimizer:
 
     # ---- the step ---------------------------------------------------------------------------
 
+    def _rows_of(self, v: Tensor) -> list[Tensor]:
+        """An (E,) float64 factor as float32 rows (E, 1, ...) against every parameter (rounded once)."""
+        v = v.to(device=self.params[0].device, dtype=self.params[0].dtype)
+        return [v.view(shape) for shape in self._shapes]
+
     @torch.no_grad()
     def step(self) -> None:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
@@ -89,13 +94,14 @@ class EnsembleOptimizer:
             grads, self.filter_state = self.filters.update(grads, self.filter_state, self.params)
         lr = self.current_lr()                                  # (E,) float64
         self.t += 1
+        # fused over all parameters (torch._foreach_*: one call per operation, each a plain
+        # single-rounding kernel per tensor, broadcasting the (E, 1, ...) per-model factors)
+        self._shapes = [(-1, *([1] * (p.dim() - 1))) for p in self.params]
         wd, decays = self.hp["wd"], bool(self.hp["wd"].any())
         if self.name == "adamw" and decays:
-            shrink = 1 - lr * wd
-            for p in self.params:
-                p.mul_(_rows(shrink, p))
+            torch._foreach_mul_(self.params, self._rows_of(1 - lr * wd))
         if self.name != "adamw" and decays:                     # L2: the decay joins the gradient
-            grads = [g + p * _rows(wd, p) for g, p in zip(grads, self.params)]
+            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, self._rows_of(wd)))
         if self.name == "sgd":
             self._sgd(grads, lr)
         else:
@@ -105,11 +111,16 @@ class EnsembleOptimizer:
         b1, b2, eps = self.hp["beta1"], self.hp["beta2"], self.hp["eps"]
         step_size = lr / (1 - b1**self.t)                       # (E,) float64
         bc2_sqrt = (1 - b2**self.t).sqrt()
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m.mul_(_rows(b1, m)).add_(g * _rows(1 - b1, g))
-            v.mul_(_rows(b2, v)).add_(g * g * _rows(1 - b2, g))
-            denom = v.sqrt().div_(_rows(bc2_sqrt, v)).add_(_rows(eps, v))
-            p.sub_((m / denom).mul_(_rows(step_size, p)))
+        torch._foreach_mul_(self.m, self._rows_of(b1))
+        torch._foreach_add_(self.m, torch._foreach_mul(grads, self._rows_of(1 - b1)))
+        torch._foreach_mul_(self.v, self._rows_of(b2))
+        torch._foreach_add_(self.v, torch._foreach_mul(torch._foreach_mul(grads, grads), self._rows_of(1 - b2)))
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, self._rows_of(bc2_sqrt))
+        torch._foreach_add_(denom, self._rows_of(eps))
+        update = torch._foreach_div(self.m, denom)
+        torch._foreach_mul_(update, self._rows_of(step_size))
+        torch._foreach_sub_(self.params, update)
 
     def _sgd(self, grads: list[Tensor], lr: Tensor) -> None:
         mom = self.hp["momentum"]
@@ -117,11 +128,11 @@ class EnsembleOptimizer:
             if self.buf is None:
                 self.buf = [g.clone() for g in grads]
             else:
-                for b, g in zip(self.buf, grads):
-                    b.mul_(_rows(mom, b)).add_(g)
-            grads = ([g + b * _rows(mom, b) for g, b in zip(grads, self.buf)] if self.nesterov else self.buf)
-        for p, g in zip(self.params, grads):
-            p.sub_(g * _rows(lr, p))
+                torch._foreach_mul_(self.buf, self._rows_of(mom))
+                torch._foreach_add_(self.buf, grads)
+            grads = (torch._foreach_add(grads, torch._foreach_mul(self.buf, self._rows_of(mom))) if self.nesterov
+                     else self.buf)
+        torch._foreach_sub_(self.params, torch._foreach_mul(grads, self._rows_of(lr)))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
