@@ -81,4 +81,4 @@ def test_editing_a_module_reruns_the_jobs_that_import_it(finished, module, job):
     again = run_cli("snakemake", "-n", "--cores", "2", "--configfile", "tiny.yaml", cwd=finished)
     assert "Nothing to be done" in again.stdout + again.stderr
     jobs = planned_after_editing(finished, module)
-    assert job in jobs and "train" not in jobs and "hmm_fit" not in jobs, jobs
+    assert job in jobs and not any(j.startswith("train") for j in jobs) and "hmm_fit" not in jobs, jobs

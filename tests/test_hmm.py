@@ -80,8 +80,26 @@ def test_detour_table_finds_a_slow_state():
     table = detour_table(pd.concat(rows), pd.DataFrame(grok), 3).set_index("state")
     assert table.loc[2, "r_visit"] > 0.9 and table.loc[2, "p_visit"] < 1e-6
     assert table.loc[2, "slope"] > 0 and table.loc[0, "runs_visiting"] == 20
-    assert detour_state(table.reset_index()) == 2
-    assert detour_state(table.reset_index().assign(p_occupancy=0.5)) is None     # nothing significant
+    assert detour_state(table.reset_index()) == 2 and table.loc[2, "r_lo"] > 0.8
+    assert table["detour"].tolist() == [False, False, True]      # state 0: every run visits it
+    # no effect: the same paths with grok steps unrelated to the visit
+    noise = pd.DataFrame(grok).assign(grok_step=lambda g: 200 + rng.normal(0, 50, len(g)))
+    assert detour_state(detour_table(pd.concat(rows), noise, 3)) is None
+
+
+def test_detour_needs_the_corrected_test_and_the_interval_to_agree():
+    """Three states tested: a visit p of 0.03 alone passes 0.05, but not after Benjamini-Hochberg."""
+    from groklab.analysis.hmm import detour_table
+    rng = np.random.default_rng(3)
+    rows, grok = [], []
+    for r in range(16):
+        rows.append(detour_path("c", r) if r % 2 else detour_path("c", r)[:-1])
+        grok.append({"cell": "c", "seed": r, "grok_step": 100 + (40 if r % 2 else 0) + rng.normal(0, 60), "budget": 1000})
+    table = detour_table(pd.concat(rows), pd.DataFrame(grok), 3)
+    assert (table["p_adj_visit"].dropna() >= table["p_visit"].dropna()).all()
+    assert not table.loc[table["p_adj_visit"] >= 0.05, "detour"].any()
+    assert table["detour"].equals((table["runs_visiting"] < table["runs"]) & (table["p_adj_visit"] < 0.05)
+                                  & (table["r_lo"] > 0) & (table["r_visit"] > 0))
 
 
 def test_a_state_no_run_ever_leaves_is_absorbing():

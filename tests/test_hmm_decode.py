@@ -93,4 +93,4 @@ def test_matrix_map_record_decodes_its_own_runs_like_viterbi():
     seq = build_sequences(obs[obs.seed == 0], CFG["features"], "pooled", sm.scaler)   # a run on the map's scale
     np.testing.assert_allclose(seq.X[0], Scaler.from_dict(rec["scaler"]).transform(run[["f0", "f1"]].to_numpy()))
     with pytest.raises(ValueError, match="within itself"):
-        ForwardFilter(model_record(fit_study(obs, {**CFG, "k_max": 2}), CFG["features"]), 1, "study.json")
+        ForwardFilter(model_record(fit_study(obs, {**CFG, "k_max": 2}, normalise="run"), CFG["features"]), 1, "study.json")

@@ -75,14 +75,20 @@ def slurm_job(job_id: str) -> dict[str, str]:
 
 
 def train_jobs(log: str) -> dict[str, str]:
-    """Cell id -> Slurm job id of each training job the executor reports as submitted in `log`
-    (the plugin comments every job with its rule and wildcards)."""
+    """Pack id -> Slurm job id of each training job (one per pack) the executor reports as submitted
+    in `log` (the plugin comments every job with its rule: train_pack_<hash>)."""
     jobs = {}
     for job_id in re.findall(r"has been submitted with SLURM jobid (\d+)", log):
         comment = slurm_job(job_id)["Comment"]
-        if comment.startswith("rule_train_wildcards_"):
-            jobs[comment.removeprefix("rule_train_wildcards_")] = job_id
+        if comment.startswith("rule_train_pack_"):
+            rule = comment.removeprefix("rule_").split("_wildcards_")[0]
+            jobs[rule.removeprefix("train_").replace("_", "-")] = job_id
     return jobs
+
+
+def pack_of(run_dir: Path) -> str:
+    """The pack a run was trained in (its config.json provenance)."""
+    return json.loads((run_dir / "config.json").read_text())["provenance"]["pack"]["id"]
 
 
 def run_dirs(workdir: Path) -> dict[str, Path]:
@@ -114,7 +120,7 @@ def test_profile_resolves_from_the_repository_root(tmp_path, profile):
     out = snakemake(workdir, "--cores", "8", "--profile", profile, "-n")
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"Using profile {profile} " in out.stderr
-    assert "rule train:" in out.stdout and "localrule train:" not in out.stdout
+    assert "rule train_pack_" in out.stdout and "localrule train_pack_" not in out.stdout
 
 
 @needs_slurm
@@ -125,12 +131,12 @@ def test_tiny_config_runs_through_slurm_like_a_local_run(tmp_path, local_tiny):
     assert out.returncode == 0, log[-5000:]
     jobs = train_jobs(log)
     cells = run_dirs(workdir)
-    assert jobs.keys() == cells.keys() and len(cells) == 3  # one Slurm job per training cell
+    assert len(cells) == 3 and jobs.keys() == {pack_of(d) for d in cells.values()}  # one Slurm job per pack
     for cell, run_dir in cells.items():
-        # the job id the training recorded is the one Snakemake submitted for this cell
+        # the job id the training recorded is the one Snakemake submitted for this cell's pack
         provenance = json.loads((run_dir / "config.json").read_text())["provenance"]
-        assert provenance["slurm_job_id"] == jobs[cell], (cell, provenance, jobs)
-        assert slurm_job(jobs[cell])["JobState"] == "COMPLETED"
+        assert provenance["slurm_job_id"] == jobs[pack_of(run_dir)], (cell, provenance, jobs)
+        assert slurm_job(jobs[pack_of(run_dir)])["JobState"] == "COMPLETED"
     assert "localrule aggregate_runs" in log and "localrule train" not in log
     assert_same_metrics(workdir, local_tiny)
 
@@ -145,10 +151,12 @@ def test_failed_cell_is_reported_others_finish_and_rerun_redoes_only_it(tmp_path
     (add,) = [c for c in run_dirs(local_tiny) if c.startswith("op~add")]
     (div,) = [c for c in run_dirs(local_tiny) if c.startswith("op~div")]
     cells = {c: workdir / "results" / "runs" / c for c in (add, div)}
+    div_pack = pack_of(local_tiny / "results" / "runs" / div)
+    rule = f"train_{div_pack.replace('-', '_')}"
     # reported with its logs: the rule's log and the Slurm job's output
-    assert "Error in rule train" in log
-    assert re.search(rf"log: results/logs/train/{re.escape(div)}\.log, \S+/slurm_logs/rule_train/{re.escape(div)}/\d+\.log", log), log[-5000:]
-    assert "injected failure" in (workdir / "results" / "logs" / "train" / f"{div}.log").read_text()
+    assert f"Error in rule {rule}" in log
+    assert re.search(rf"log: results/logs/train/{div_pack}\.log, \S+/slurm_logs/rule_{rule}/\d+\.log", log), log[-5000:]
+    assert "injected failure" in (workdir / "results" / "logs" / "train" / f"{div_pack}.log").read_text()
     # --keep-going: the other cell finished; the failed one has no outputs
     assert (cells[add] / "metrics.parquet").exists() and not (cells[div] / "metrics.parquet").exists()
     before = (cells[add] / "metrics.parquet").stat().st_mtime_ns
@@ -158,10 +166,10 @@ def test_failed_cell_is_reported_others_finish_and_rerun_redoes_only_it(tmp_path
     assert again.returncode == 0, log[-5000:]
     jobs = train_jobs(log)
     (map_wd,) = [c for c in run_dirs(local_tiny) if c.startswith("map-wd")]
-    # only the failed cell trained again, and map-wd, which waited for the matrix map that needs it
-    assert sorted(jobs) == sorted([div, map_wd]), log[-5000:]
+    # only the failed cell's pack trained again, and map-wd's, which waited for the matrix map that needs it
+    assert sorted(jobs) == sorted([div_pack, pack_of(local_tiny / "results" / "runs" / map_wd)]), log[-5000:]
     assert (cells[add] / "metrics.parquet").stat().st_mtime_ns == before
-    assert json.loads((cells[div] / "config.json").read_text())["provenance"]["slurm_job_id"] == jobs[div]
+    assert json.loads((cells[div] / "config.json").read_text())["provenance"]["slurm_job_id"] == jobs[div_pack]
     assert_same_metrics(workdir, local_tiny)
 
 
@@ -180,7 +188,7 @@ def test_requeued_training_job_resumes_from_its_checkpoint(tmp_path):
         try:
             runs = workdir / "results" / "runs"
             deadline = time.time() + 300
-            while not list(runs.glob("*/.partial/*/checkpoint.pt")):
+            while not list((workdir / "results" / "packs").glob("*/*/checkpoint.pt")):
                 assert run.poll() is None and time.time() < deadline, log_path.read_text()[-5000:]
                 time.sleep(0.1)
             (job_id,) = train_jobs(log_path.read_text()).values()
@@ -200,7 +208,7 @@ def test_requeued_training_job_resumes_from_its_checkpoint(tmp_path):
     (cell,) = run_dirs(workdir).values()
     assert json.loads((cell / "config.json").read_text())["provenance"]["slurm_job_id"] == job_id
     # the restarted job's progress bar starts at the checkpoint's step, not at 0
-    train_log = (workdir / "results" / "logs" / "train" / f"{cell.name}.log").read_text()
+    train_log = (workdir / "results" / "logs" / "train" / f"{pack_of(cell)}.log").read_text()
     first = re.search(r"(\d+)/(\d+) \[", train_log)
     assert first and 0 < int(first[1]) < int(first[2]), train_log[:2000]
     assert_same_metrics(workdir, reference)

@@ -1,5 +1,6 @@
 """Command line: `groklab train` trains one cell outside Snakemake; `groklab cells` lists a config's
-matrix; `groklab audit` traces the paper's numbers to their inputs."""
+matrix and `groklab packs` the packs it trains in; `groklab audit` traces the paper's numbers to
+their inputs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ def _cells(args) -> int:
     raw = load_yaml_file(args.config) or {}
     for cell in check_config(raw).cells.values():
         print(f"{cell.id}\t{len(cell.config.training.seeds)} seeds")
+    return 0
+
+
+def _packs(args) -> int:
+    """The packs the workflow trains this config in: one line per pack, its models and cells."""
+    from groklab.checks import check_config
+    from groklab.training.packs import form_packs
+
+    raw = load_yaml_file(args.config) or {}
+    cells = check_config(raw).cells
+    for pack in form_packs({cell_id: cell.config for cell_id, cell in cells.items()}, args.device):
+        print(f"{pack.id}\t{pack.models} models\t{pack.device}\t{' '.join(pack.cells)}")
     return 0
 
 
@@ -113,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     cl = sub.add_parser("cells", help="list the cells a workflow config expands to")
     cl.add_argument("--config", default="config.yaml")
     cl.set_defaults(func=_cells)
+    pk = sub.add_parser("packs", help="list the packs (cells trained as one ensemble) of a workflow config")
+    pk.add_argument("--config", default="config.yaml")
+    pk.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="what training.device: auto means")
+    pk.set_defaults(func=_packs)
     od = sub.add_parser("observables-doc", help="regenerate docs/observables.md from the observable registry")
     od.add_argument("--out", default="docs/observables.md")
     od.set_defaults(func=_observables_doc)

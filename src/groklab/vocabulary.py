@@ -7,3 +7,7 @@ analysis and the paper read the columns they name)."""
 METRIC_SIGNALS = ("train_acc", "train_loss", "test_acc", "test_loss")
 HMM_STATE = "hmm_state"          # `when: hmm_state`: a rule that reacts to the decoded map state
 GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb) an intervention can set
+
+# An HMM map whose chosen K is the largest K tried: said in its selection figure and the paper's
+# sentence, never reported as a finding (groklab.analysis.hmm.select_k flags it)
+HMM_BOUNDARY = "boundary: raise hmm.k_max"

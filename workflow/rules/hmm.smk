@@ -1,6 +1,6 @@
-# HMM training maps: one per study (runs z-scored within themselves, as Hu et al.) and the matrix
-# map over every cell (one pooled scale, so hmm_state interventions and the forecast can decode
-# a run from its first steps). Grok events for the detour tables come from the cells' own files.
+# HMM training maps: one per study (hmm.normalise: one pooled scale by default, or each run
+# z-scored within itself as Hu et al.) and the matrix map over every cell (always pooled, so
+# hmm_state interventions and the forecast can decode a run from its first steps). Grok events for the detour tables come from the cells' own files.
 rule hmm_fit:
     """Training map of one study: K selection, canonical states, Viterbi paths, map, detour table."""
     input:
@@ -16,7 +16,7 @@ rule hmm_fit:
     params:
         hmm=config["hmm"],
         cells=get_study_cells,
-        normalise="run",
+        normalise=config["hmm"]["normalise"],
     conda:
         "../envs/groklab.yaml"
     log:

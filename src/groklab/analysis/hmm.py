@@ -1,8 +1,10 @@
 """HMM training maps (Hu et al. 2024, "Latent State Models of Training Dynamics").
 
-Each run (cell, seed) is a sequence of feature vectors, one per evaluation step, z-scored
-within the run (a study map, as Hu et al.) or on one pooled scale for all runs (the matrix map,
-which groklab.maps.decode applies to runs while they train). A diagonal-covariance `hmmlearn.hmm.GaussianHMM` is fitted for K = 1..k_max
+Each run (cell, seed) is a sequence of feature vectors, one per evaluation step, on one pooled
+scale for all runs (hmm.normalise: pooled, the default, and always for the matrix map, which
+groklab.maps.decode applies to runs while they train) or z-scored within each run (`run`, as Hu
+et al.: that shifts a state's position by run whenever runs spend very different times in a
+phase, and over-splits states; tests/test_hmm_recovery.py). A diagonal-covariance `hmmlearn.hmm.GaussianHMM` is fitted for K = 1..k_max
 with seeded restarts; K is chosen by a rule (lowest BIC by default), states are put in a
 canonical order, and each run gets a Viterbi path. From the paths: the training map
 (states and the transitions that occur) and the detour table (does visiting a state go
@@ -22,6 +24,7 @@ from scipy import stats
 from groklab.analysis.events import run_events
 from groklab.maps.decode import Scaler
 from groklab.maps.features import MIN_STD, feature_matrix
+from groklab.vocabulary import HMM_BOUNDARY
 
 log = logging.getLogger("groklab.analysis.hmm")
 # hmmlearn logs EM's rounding-size log-likelihood dips ("Model is not converging") and the zero
@@ -39,7 +42,7 @@ class Sequences:
     scaler: Scaler | None = None   # pooled normalisation (None: within each run)
 
 
-def build_sequences(obs: pd.DataFrame, features: list[str], normalise: str = "run",
+def build_sequences(obs: pd.DataFrame, features: list[str], normalise: str = "pooled",
                     scaler: Scaler | None = None) -> Sequences:
     """obs: observables rows with columns cell, seed, step and the observables of every run.
 
@@ -85,7 +88,8 @@ def truly_converged(model: GaussianHMM, tol: float, n_iter: int) -> bool:
 def fit_one(X: list[np.ndarray], K: int, seed: int, n_iter: int, tol: float) -> GaussianHMM:
     model = GaussianHMM(n_components=K, covariance_type="diag", n_iter=n_iter, tol=tol,
                         random_state=seed, min_covar=1e-3)
-    model.fit(np.concatenate(X), [len(x) for x in X])
+    with np.errstate(invalid="ignore", divide="ignore"):   # an emptied state: NaN, caught by fit_best
+        model.fit(np.concatenate(X), [len(x) for x in X])
     # EM leaves a zero row for a state no sequence ever leaves (e.g. the last state of the runs
     # that end in it): that state is absorbing, not undefined
     stuck = model.transmat_.sum(1) == 0
@@ -94,15 +98,24 @@ def fit_one(X: list[np.ndarray], K: int, seed: int, n_iter: int, tol: float) -> 
     return model
 
 
-def fit_best(X, K, restarts, seed, n_iter, tol) -> tuple[GaussianHMM, int, float]:
-    """Best of `restarts` seeded fits by training log-likelihood: (model, restart index, ll)."""
-    best = None
+def fit_best(X, K, restarts, seed, n_iter, tol) -> tuple[GaussianHMM, int, float, list[dict]]:
+    """Best of `restarts` seeded fits by training log-likelihood: (model, restart index, ll, and
+    per restart {ll, converged, em_iterations})."""
+    best, tried = None, []
     for r in range(restarts):
-        model = fit_one(X, K, seed * 1000 + 97 * K + r, n_iter, tol)
-        ll = model.score(np.concatenate(X), [len(x) for x in X])
+        try:
+            model = fit_one(X, K, seed * 1000 + 97 * K + r, n_iter, tol)
+            ll = model.score(np.concatenate(X), [len(x) for x in X])
+        except ValueError:     # EM emptied a state (more states than the data has): NaN parameters
+            tried.append({"ll": -np.inf, "converged": False, "em_iterations": n_iter})
+            continue
+        tried.append({"ll": float(ll), "converged": truly_converged(model, tol, n_iter),
+                      "em_iterations": int(model.monitor_.iter)})
         if best is None or ll > best[2]:
             best = (model, r, ll)
-    return best
+    if best is None:
+        raise ValueError(f"hmm: every EM restart at K = {K} emptied a state")
+    return (*best, tried)
 
 
 def select_k(seq: Sequences, cfg: dict) -> tuple[pd.DataFrame, int]:
@@ -118,18 +131,36 @@ def select_k(seq: Sequences, cfg: dict) -> tuple[pd.DataFrame, int]:
     for K in range(1, cfg["k_max"] + 1):
         if K > n_obs:
             break
-        model, restart, ll = fit_best(train, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+        try:
+            model, restart, ll, tried = fit_best(train, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+        except ValueError as exc:      # no K-state fit exists: neither does a larger one
+            log.warning("%s; model selection stops at K = %d", exc, K - 1)
+            break
         Xt, Lt = np.concatenate(train), [len(x) for x in train]
         held_ll = model.score(np.concatenate(test), [len(x) for x in test]) / sum(map(len, test)) if test else np.nan
         rows.append({"K": K, "train_ll": ll, "heldout_ll_per_obs": held_ll, "aic": model.aic(Xt, Lt),
                      "bic": model.bic(Xt, Lt), "best_restart": restart, "em_iterations": model.monitor_.iter,
-                     "converged": truly_converged(model, cfg["tol"], cfg["n_iter"])})
+                     "converged": truly_converged(model, cfg["tol"], cfg["n_iter"]),
+                     # every restart of this K: did EM converge, in how many iterations
+                     "restart_converged": [t["converged"] for t in tried],
+                     "restart_em_iterations": [t["em_iterations"] for t in tried]})
     curve = pd.DataFrame(rows)
     if cfg["criterion"] == "heldout" and n_held:
         best = curve["heldout_ll_per_obs"].idxmax()
     else:   # with no held-out runs the held-out rule falls back to BIC
         best = curve["aic" if cfg["criterion"] == "aic" else "bic"].idxmin()
-    return curve, int(curve.loc[best, "K"])
+    K = int(curve.loc[best, "K"])
+    # what each criterion alone would choose, and whether the choice sits at the top of the range
+    curve["chosen"] = curve["K"] == K
+    curve["bic_choice"] = int(curve.loc[curve["bic"].idxmin(), "K"])
+    curve["heldout_choice"] = int(curve.loc[curve["heldout_ll_per_obs"].idxmax(), "K"]) if n_held else -1
+    curve["boundary"] = curve["chosen"] & (curve["K"] == cfg["k_max"])
+    if K == cfg["k_max"]:
+        log.warning("hmm: chose K = k_max = %d: %s", K, HMM_BOUNDARY)
+    return curve, K
+
+
+
 
 
 def canonical_order(model: GaussianHMM, paths: list[np.ndarray], features: list[str], order_by: str) -> np.ndarray:
@@ -169,7 +200,7 @@ class StudyMap:
     scaler: Scaler | None = None   # pooled normalisation (the matrix map), None: within each run
 
 
-def fit_study(obs: pd.DataFrame, cfg: dict, normalise: str = "run") -> StudyMap:
+def fit_study(obs: pd.DataFrame, cfg: dict, normalise: str = "pooled") -> StudyMap:
     """Select K, refit on all runs, order states, decode every run, build the map."""
     seq = build_sequences(obs, cfg["features"], normalise)
     if not seq.X:
@@ -186,7 +217,7 @@ def fit_study(obs: pd.DataFrame, cfg: dict, normalise: str = "run") -> StudyMap:
 def fit_ordered(seq: Sequences, K: int, cfg: dict) -> tuple[GaussianHMM, list[np.ndarray], bool]:
     """K states fitted on every run of `seq` (best seeded restart), in canonical order, and each
     run's Viterbi path: (model, paths, converged)."""
-    model, _, _ = fit_best(seq.X, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
+    model, _, _, _ = fit_best(seq.X, K, cfg["restarts"], cfg["seed"], cfg["n_iter"], cfg["tol"])
     converged = truly_converged(model, cfg["tol"], cfg["n_iter"])
     if not converged:
         log.warning("hmm: K=%d fit did not converge within %d EM iterations", K, cfg["n_iter"])
@@ -222,29 +253,60 @@ def state_table(model: GaussianHMM, paths: list[np.ndarray], seq: Sequences) -> 
     return pd.DataFrame(rows)
 
 
-def detour_table(paths: pd.DataFrame, grok: pd.DataFrame, K: int) -> pd.DataFrame:
+def detour_table(paths: pd.DataFrame, grok: pd.DataFrame, K: int, seed: int = 0, n_boot: int = 1000,
+                 alpha: float = 0.05) -> pd.DataFrame:
     """Per state: does visiting it (and the fraction of time in it) go with a later grok step?
 
     grok: cell, seed, grok_step, budget — never-grokked runs enter censored at their budget.
     Pearson correlation (with p-value) of grok step with the visit indicator and with the
     occupancy, and the least-squares line grok_step = intercept + slope * occupancy.
+
+    A detour (Hu et al.) is a state off the main path: some runs visit it, not all, and those that
+    do grok later. The test runs over K states, so the visit p-values are corrected
+    (Benjamini-Hochberg, p_adj_visit), and r_visit gets a seeded percentile bootstrap interval over
+    runs (r_lo, r_hi); `detour` is True where both agree: p_adj_visit < alpha and r_lo > 0. A state
+    every run passes through is never a detour, however long some runs stay in it (a plateau
+    that varies in length is the main path, not a branch).
     """
     g = grok.assign(grok_at=grok["grok_step"].fillna(grok["budget"]))
     occ = paths.groupby(["cell", "seed"])["state"].apply(lambda s: np.bincount(s, minlength=K) / len(s))
     df = pd.DataFrame(occ.tolist(), index=occ.index).reset_index().merge(g, on=["cell", "seed"])
+    y = df["grok_at"].to_numpy(dtype=float)
+    boot = np.random.default_rng(seed).integers(0, len(df), size=(n_boot, len(df)))   # resampled runs
     rows = []
     for k in range(K):
-        x, y = df[k].to_numpy(), df["grok_at"].to_numpy(dtype=float)
+        x = df[k].to_numpy()
         visited = (x > 0).astype(float)
         row = {"state": k, "runs": len(df), "runs_visiting": int(visited.sum()), "mean_occupancy": float(x.mean())}
-        row |= _assoc("visit", visited, y) | _assoc("occupancy", x, y)
+        row |= _assoc("visit", visited, y) | _assoc("occupancy", x, y) | _boot_interval(visited, y, boot)
         if np.ptp(x) > 0 and len(x) > 2:
             fit = stats.linregress(x, y)
             row |= {"slope": fit.slope, "intercept": fit.intercept, "r2": fit.rvalue**2}
         else:
             row |= {"slope": np.nan, "intercept": np.nan, "r2": np.nan}
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    p = table["p_visit"].to_numpy(dtype=float)
+    adj = np.full(len(p), np.nan)
+    if np.isfinite(p).any():
+        adj[np.isfinite(p)] = stats.false_discovery_control(p[np.isfinite(p)], method="bh")
+    table["p_adj_visit"] = adj
+    table["detour"] = ((table["runs_visiting"] < table["runs"]) & (table["r_visit"] > 0)
+                       & (table["p_adj_visit"] < alpha) & (table["r_lo"] > 0))
+    return table
+
+
+def _boot_interval(x: np.ndarray, y: np.ndarray, boot: np.ndarray, level: float = 0.95) -> dict:
+    """Percentile bootstrap interval of Pearson r(x, y) over resampled runs (boot: (n_boot, n) indices;
+    a resample where x or y is constant has no r and is left out)."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"r_lo": np.nan, "r_hi": np.nan}
+    xb, yb = x[boot], y[boot]                                          # (n_boot, n)
+    xc, yc = xb - xb.mean(1, keepdims=True), yb - yb.mean(1, keepdims=True)
+    den = np.sqrt((xc**2).sum(1) * (yc**2).sum(1))
+    r = np.where(den > 0, (xc * yc).sum(1) / np.where(den > 0, den, 1), np.nan)
+    lo, hi = np.nanquantile(r, [(1 - level) / 2, (1 + level) / 2]) if np.isfinite(r).any() else (np.nan, np.nan)
+    return {"r_lo": float(lo), "r_hi": float(hi)}
 
 
 def run_detours(paths: pd.DataFrame, runs: pd.DataFrame, K: int) -> pd.DataFrame:
@@ -254,11 +316,12 @@ def run_detours(paths: pd.DataFrame, runs: pd.DataFrame, K: int) -> pd.DataFrame
     return detour_table(paths, run_events(runs)[["cell", "seed", "grok_step", "budget"]], K)
 
 
-def detour_state(detours: pd.DataFrame, alpha: float = 0.05) -> int | None:
-    """The map's detour state: the one whose occupancy goes with the latest grok steps (largest
-    positive Pearson r of occupancy with grok step, p < alpha); None when no state qualifies."""
-    hits = detours[(detours["r_occupancy"] > 0) & (detours["p_occupancy"] < alpha)]
-    return int(hits.loc[hits["r_occupancy"].idxmax(), "state"]) if len(hits) else None
+def detour_state(detours: pd.DataFrame) -> int | None:
+    """The map's detour state: of the states detour_table calls detours (corrected p and bootstrap
+    interval agree), the one whose visit goes with the latest grok steps (largest r_visit); None
+    when no state qualifies."""
+    hits = detours[detours["detour"]]
+    return int(hits.loc[hits["r_visit"].idxmax(), "state"]) if len(hits) else None
 
 
 def _assoc(name: str, x: np.ndarray, y: np.ndarray) -> dict:
@@ -270,7 +333,9 @@ def _assoc(name: str, x: np.ndarray, y: np.ndarray) -> dict:
 
 def model_record(sm: StudyMap, features: list[str]) -> dict:
     m = sm.model
-    record = {"K": sm.K, "features": features, "converged": sm.converged, "startprob": m.startprob_.tolist(),
+    boundary = bool(sm.selection["boundary"].any())
+    record = {"K": sm.K, "boundary": boundary, "k_max": int(sm.selection["K"].max()) if boundary else None,
+              "features": features, "converged": sm.converged, "startprob": m.startprob_.tolist(),
               "transmat": m.transmat_.tolist(), "means": m.means_.tolist(), "covars": m._covars_.tolist(),
               "normalise": "run" if sm.scaler is None else "pooled"}
     return record | ({"scaler": sm.scaler.to_dict()} if sm.scaler is not None else {})

@@ -157,11 +157,11 @@ def _hmm_numbers(ctx: Context) -> list[Number]:
     out = []
     for study, (base, variants, _) in ctx.studies.items():
         model = f"{ctx.results}/hmm/{study}/model.json"
-        out.append(Number(macro_name("hmm", study, "k"), "hmm_value", {"model_json": model, "key": "K"}, [model],
-                          ctx.cell_refs([base, *variants]), "int"))
+        out.append(Number(macro_name("hmm", study, "k"), "hmm_k", {"model_json": model}, [model],
+                          ctx.cell_refs([base, *variants]), "text"))
     if ctx.hmm is not None:
-        out.append(Number("HmmMatrixK", "hmm_value", {"model_json": ctx.matrix_map, "key": "K"}, [ctx.matrix_map],
-                          ctx.cell_refs(list(ctx.cells)), "int"))
+        out.append(Number("HmmMatrixK", "hmm_k", {"model_json": ctx.matrix_map}, [ctx.matrix_map],
+                          ctx.cell_refs(list(ctx.cells)), "text"))
     else:                 # main.tex quotes it: say that there is no matrix map
         out.append(Number("HmmMatrixK", "constant", {"value": None, "why": "no cell records observables: no matrix map"},
                           [], [], "int"))

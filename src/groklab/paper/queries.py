@@ -70,6 +70,15 @@ def hmm_value(model_json: str, key: str):
     return json.loads(Path(model_json).read_text())[key]
 
 
+def hmm_k(model_json: str) -> str:
+    """A map's K as the paper prints it: the number, or, where K is the largest K tried, the number
+    with groklab.vocabulary.HMM_BOUNDARY (a boundary K is no finding: the curve may still fall)."""
+    from groklab.vocabulary import HMM_BOUNDARY
+
+    record = json.loads(Path(model_json).read_text())
+    return f"{record['K']} ({HMM_BOUNDARY})" if record.get("boundary") else str(record["K"])
+
+
 def observable_count(observables: str) -> int:
     """Distinct observable columns recorded in one cell's observables.parquet."""
     import pyarrow.parquet as pq
@@ -112,7 +121,7 @@ def constant(value, why: str):
     return value
 
 
-QUERIES = {f.__name__: f for f in (cell_stat, config_value, count, hmm_value, observable_count, phase_step,
+QUERIES = {f.__name__: f for f in (cell_stat, config_value, count, hmm_value, hmm_k, observable_count, phase_step,
                                    table_cell, constant)}
 
 

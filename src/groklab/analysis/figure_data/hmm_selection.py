@@ -8,7 +8,10 @@ import pandas as pd
 
 
 def compute(inputs) -> pd.DataFrame:
-    """The model-selection curve (K, bic, aic, heldout_ll_per_obs) with the chosen K (chosen_k)."""
+    """The model-selection curve (K, bic, aic, heldout_ll_per_obs) with the chosen K (chosen_k) and
+    whether that choice sits at k_max (boundary, on every row)."""
     sel = pd.read_parquet(inputs.selection)
     chosen_k = json.load(open(inputs.map))["K"]
-    return sel[["K", "bic", "aic", "heldout_ll_per_obs"]].assign(chosen_k=chosen_k).reset_index(drop=True)
+    boundary = bool(sel["boundary"].any()) if "boundary" in sel else False
+    return (sel[["K", "bic", "aic", "heldout_ll_per_obs"]].assign(chosen_k=chosen_k, boundary=boundary)
+            .reset_index(drop=True))

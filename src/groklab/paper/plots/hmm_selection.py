@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from groklab.vocabulary import HMM_BOUNDARY
 from groklab.paper.plots import style
 
 
@@ -18,6 +19,8 @@ def draw(sel: pd.DataFrame, out_pdf: str) -> None:
     for ax in (a, b):
         for chosen_k in sel.chosen_k.unique():
             ax.axvline(chosen_k, color="0.5", ls="--", lw=0.8)
+    if sel.boundary.any():     # K = k_max: the curve may still be falling, so K is not a finding
+        a.set_title(HMM_BOUNDARY, fontsize=7, color=style.PALETTE[3])
     b.set_xlabel("states K")
     b.set_ylabel("held-out log-lik. / obs.")
     style.save(fig, out_pdf)
