@@ -13,6 +13,7 @@ Usage: python benchmarks/ensemble_throughput.py [--rounds 5] [--steps 20] [--dev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -25,6 +26,7 @@ from groklab.config.cells import CellConfig
 from groklab.training.data import make_split
 from groklab.training.models import build_model
 from groklab.training.models.reference import ReferenceTransformer
+from groklab.training.optimizer import EnsembleOptimizer
 from groklab.training.resources import pick_ensemble_size, reexec_with_single_arena, tune_allocator
 from groklab.training.losses import per_model_loss
 
@@ -50,8 +52,9 @@ class Variant:
             if reference:
                 model = ReferenceTransformer.from_ensemble(model, 0).to(device)
                 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
-            else:
-                opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), fused=True)
+            else:   # the trainer's own per-model optimizer (groklab.training.optimizer)
+                cfg = dataclasses.replace(cell.optimizer, name="adamw", lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
+                opt = EnsembleOptimizer(list(model.parameters()), cfg, model.seeds, cell.total_steps)
             self.units.append((model, opt))
         self.reference = reference
 

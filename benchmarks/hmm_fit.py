@@ -41,13 +41,14 @@ def main():
     cfg = validate({})["hmm"]
     obs = synthetic(args.runs, args.length, cfg["features"])
     t = time.perf_counter()
-    sm = fit_study(obs, cfg)
+    sm = fit_study(obs, cfg, cfg["normalise"])
     seconds = time.perf_counter() - t
     print(f"# HMM fit: {args.runs} runs x {args.length} checkpoints x {len(cfg['features'])} features, "
-          f"K = 1..{cfg['k_max']}, {cfg['restarts']} restarts, criterion {cfg['criterion']}\n")
-    print("| chosen K | converged | EM iterations (chosen K, selection) | seconds |\n|---|---|---|---|")
+          f"K = 1..{cfg['k_max']}, {cfg['restarts']} restarts, criterion {cfg['criterion']}, "
+          f"normalise {cfg['normalise']}\n")
+    print("| chosen K | boundary | converged | EM iterations (chosen K, selection) | seconds |\n|---|---|---|---|---|")
     it = int(sm.selection.loc[sm.selection.K == sm.K, "em_iterations"].iloc[0])
-    print(f"| {sm.K} | {sm.converged} | {it} | {seconds:.1f} |")
+    print(f"| {sm.K} | {bool(sm.selection.boundary.any())} | {sm.converged} | {it} | {seconds:.1f} |")
     print("\n" + sm.selection.to_markdown(index=False) if hasattr(sm.selection, "to_markdown") else sm.selection)
 
 

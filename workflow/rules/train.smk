@@ -59,6 +59,8 @@ for pack in PACKS:
             cells=[cell_record(CELLS[cell_id]) for cell_id in pack.cells],
             pack_dir=f"{RESULTS}/packs/{pack.id}",
         threads: 4 if pack.device == "cuda" else 1
+        # the most work first (models x the longest budget): the long poles start at once
+        priority: sum(CELLS[c].config.total_steps * len(CELLS[c].config.training.seeds) for c in pack.cells) // 1000
         resources:
             **pack_resources(pack),
         script:

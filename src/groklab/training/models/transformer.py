@@ -130,12 +130,13 @@ class EnsembleTransformer(EnsembleModule):
         # gradient reaches the bmm contiguous at every E (a view at E = 1 but a copy at E > 1
         # would send the backward gemm down different paths)
         ar = lambda n, *shape: torch.arange(n, device=tok.device).view(*shape)  # noqa: E731
-        key = ar(T, 1, 1, 1, T) * V + tok.unsqueeze(2)                        # (E, B, 1, T): t*V + key token
-        s_idx = ((ar(E, E, 1, 1, 1) * H + ar(H, 1, 1, H, 1)) * V + tok[:, :, -1:].unsqueeze(3)) * (T * V) + key
-        pattern = S.reshape(-1).index_select(0, s_idx.reshape(-1)).view(E, B, H, T).softmax(-1)   # over the keys
-        hook(cache, "blocks.0.attn.hook_pattern", pattern.unsqueeze(3))      # (E, B, H, 1, T)
+        key = ar(T, 1, 1, T, 1) * V + tok.unsqueeze(3)                        # (E, B, T, 1): t*V + key token
+        s_idx = ((ar(E, E, 1, 1, 1) * H + ar(H, 1, 1, 1, H)) * V + tok[:, :, -1:].unsqueeze(3)) * (T * V) + key
+        # (E, B, T, H), softmax over the keys T: within each (model, example) block, H inner
+        pattern = S.reshape(-1).index_select(0, s_idx.reshape(-1)).view(E, B, T, H).softmax(2)
+        hook(cache, "blocks.0.attn.hook_pattern", pattern.permute(0, 1, 3, 2).unsqueeze(3))   # (E, B, H, 1, T)
         v = v_tab.reshape(E * T * V, F).index_select(0, rows.reshape(-1)).view(E, B, T, H, dh)
-        z = (pattern.transpose(2, 3).unsqueeze(-1) * v).sum(2).reshape(E, B, F)   # (E, B, F)
+        z = (pattern.unsqueeze(-1) * v).sum(2).reshape(E, B, F)              # (E, B, F)
         flat_resid = resid_tab.reshape(E * T * V, -1)
         if cache is not None:
             full = flat_resid.index_select(0, rows.reshape(-1)).view(E, B, T, -1)
