@@ -15,12 +15,12 @@ cells = snakemake.params.cells                      # cell id -> cell name
 cfg = snakemake.params.hmm
 sm = fit_study(cell_table(snakemake.input.observables, cells), cfg, snakemake.params.normalise)
 runs = summarise_runs([Path(p).parent for p in snakemake.input.metrics])
-detours = run_detours(sm.paths, runs, sm.K)         # multi-task: censored unless every operation grokked
+detours = run_detours(sm.paths, runs, sm.K, cfg["seed"])   # multi-task: censored unless every operation grokked
 io.write_parquet(snakemake.output.selection, sm.selection)
 io.write_json(snakemake.output.model, model_record(sm, cfg["features"]) | {
     "dropped": sm.dropped.to_dict("records"), "detour_state": detour_state(detours)})
 io.write_parquet(snakemake.output.paths, sm.paths)
 io.write_json(snakemake.output.map, {"K": sm.K, "states": sm.states.to_dict("records"), "edges": sm.edges.to_dict("records")})
 io.write_parquet(snakemake.output.detours, detours)
-print(f"K={sm.K} converged={sm.converged} runs={sm.paths.groupby(['cell', 'seed']).ngroups} dropped={len(sm.dropped)}",
+print(f"K={sm.K} boundary={bool(sm.selection['boundary'].any())} converged={sm.converged} runs={sm.paths.groupby(['cell', 'seed']).ngroups} dropped={len(sm.dropped)}",
       file=sys.stderr)

@@ -309,11 +309,11 @@ def _boot_interval(x: np.ndarray, y: np.ndarray, boot: np.ndarray, level: float 
     return {"r_lo": float(lo), "r_hi": float(hi)}
 
 
-def run_detours(paths: pd.DataFrame, runs: pd.DataFrame, K: int) -> pd.DataFrame:
+def run_detours(paths: pd.DataFrame, runs: pd.DataFrame, K: int, seed: int = 0) -> pd.DataFrame:
     """`detour_table` from runs.parquet rows (one per model and operation): each run's grok step is
     `groklab.analysis.events.run_grok_step`, so a multi-task run in which an operation never
-    grokked enters censored at its budget."""
-    return detour_table(paths, run_events(runs)[["cell", "seed", "grok_step", "budget"]], K)
+    grokked enters censored at its budget. `seed`: the bootstrap's (the workflow passes hmm.seed)."""
+    return detour_table(paths, run_events(runs)[["cell", "seed", "grok_step", "budget"]], K, seed=seed)
 
 
 def detour_state(detours: pd.DataFrame) -> int | None:
