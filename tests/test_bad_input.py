@@ -112,7 +112,8 @@ def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damag
     damage(run)
     problem = run_dir_problem(run, cell.hash)
     assert problem is not None and message in problem and "\n" not in problem
-    assert problem.endswith(f"delete {run} and rerun (Snakemake retrains that cell only)")
+    assert problem.endswith(f"delete {run} and rerun (Snakemake retrains the pack that cell trained in, "
+                            "`groklab packs` lists it, and what reads its runs)")
 
 
 @pytest.mark.parametrize("rule, message", [

@@ -25,7 +25,8 @@ def is_complete_parquet(path: Path) -> bool:
 def run_dir_problem(run_dir: str | Path, cell_hash: str) -> str | None:
     """One line naming the file and the fix, or None for a sound (or not yet finished) run."""
     run_dir = Path(run_dir)
-    fix = f"delete {run_dir} and rerun (Snakemake retrains that cell only)"
+    fix = (f"delete {run_dir} and rerun (Snakemake retrains the pack that cell trained in, `groklab packs` "
+           "lists it, and what reads its runs)")
     if not (run_dir / "metrics.parquet").exists():
         return None
     for name in ("metrics.parquet", "observables.parquet"):
