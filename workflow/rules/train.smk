@@ -2,7 +2,7 @@ import os
 import shutil
 import sys
 
-from groklab.training.packs import form_packs
+from groklab.training.packs import form_packs, train_sizes
 
 # Which cells train on a GPU, for their job resources. `training.device: auto` means cuda where
 # GROKLAB_AUTO_DEVICE=cuda (e.g. on a cluster login node without a GPU: the jobs go to GPU nodes)
@@ -32,6 +32,12 @@ def pack_resources(pack):
     }
 
 
+def pack_work(pack):
+    """Model-steps times training examples per model, in millions: a pack's rough cost."""
+    return sum(CELLS[c].config.total_steps * len(CELLS[c].config.training.seeds) * sum(train_sizes(CELLS[c].config))
+               for c in pack.cells) // 10**6
+
+
 def pack_outputs(pack):
     runs = [f"{RESULTS}/runs/{cell_id}" for cell_id in pack.cells]
     return {name: [f"{run}/{file}" for run in runs] for name, file in
@@ -59,8 +65,8 @@ for pack in PACKS:
             cells=[cell_record(CELLS[cell_id]) for cell_id in pack.cells],
             pack_dir=f"{RESULTS}/packs/{pack.id}",
         threads: 4 if pack.device == "cuda" else 1
-        # the most work first (models x the longest budget): the long poles start at once
-        priority: sum(CELLS[c].config.total_steps * len(CELLS[c].config.training.seeds) for c in pack.cells) // 1000
+        # the most work first (model-steps x training examples): the long poles start at once
+        priority: pack_work(pack)
         resources:
             **pack_resources(pack),
         script:
