@@ -141,3 +141,47 @@ def test_cells_of_different_shapes_are_refused_as_one_pack(tmp_path):
     with pytest.raises(ConfigError, match="differ in shape"):
         train_pack(jobs, tmp_path / "state", progress=False)
     assert not (tmp_path / "a" / "metrics.parquet").exists()
+
+
+DRIVER = """
+import sys
+from pathlib import Path
+import yaml
+from groklab.config.cells import CellConfig
+from groklab.training.job import CellJob, train_pack
+root = Path(sys.argv[1])
+jobs = [CellJob(CellConfig.from_dict(yaml.safe_load((root / f"{n}.yaml").read_text())), root / n, n) for n in ("a", "b")]
+train_pack(jobs, root / "state", progress=False)
+"""
+
+
+def test_killed_pack_resumes_to_the_uninterrupted_metrics(tmp_path):
+    """SIGKILL a two-cell pack after its first checkpoint (one cell's models have left by then,
+    the other's leave later); the resumed pack writes exactly the uninterrupted metrics."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    base = {"task": {"p": 31}, "model": {"d_model": 64, "d_mlp": 256}}
+    a = tiny_cell(**base, training={"steps": 100, "eval_every": 10, "checkpoint_every": 150, "batch_size": 64})
+    b = tiny_cell(**base, optimizer={"lr": 0.003}, training={"steps": 600, "eval_every": 10, "checkpoint_every": 150,
+                                                            "batch_size": 64, "seeds": [3, 4]})
+    reference = train_pack([CellJob(a, tmp_path / "ref" / "a", "a"), CellJob(b, tmp_path / "ref" / "b", "b")],
+                           tmp_path / "ref" / "state", progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, cell in (("a", a), ("b", b)):
+        (run / f"{name}.yaml").write_text(yaml.safe_dump(cell.to_dict()))
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(run)])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run / "state").glob("*/checkpoint.pt")) and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the pack finished before its first checkpoint"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "b" / "metrics.parquet").exists()
+    state = torch.load(next((run / "state").glob("*/checkpoint.pt")), weights_only=False)
+    assert [len(m["finals"]) for m in state["members"]] == [3, 0]       # a's models left before it
+    resumed = train_pack([CellJob(a, run / "a", "a"), CellJob(b, run / "b", "b")], run / "state", progress=False)
+    for n in ("a", "b"):
+        pd.testing.assert_frame_equal(resumed[str(run / n)], reference[str(tmp_path / "ref" / n)], check_exact=True)
