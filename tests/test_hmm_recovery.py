@@ -121,3 +121,4 @@ def test_a_choice_at_k_max_is_flagged():
     runs, _ = stationary_runs(n_runs=20, length=100)
     _, sm = fit(runs, "pooled", k_max=3)
     assert sm.K == 3 and sm.selection.loc[sm.selection.chosen, "boundary"].item()
+    assert sm.selection.loc[sm.selection.chosen, "note"].item() == "boundary: raise hmm.k_max"

@@ -155,6 +155,7 @@ def select_k(seq: Sequences, cfg: dict) -> tuple[pd.DataFrame, int]:
     curve["bic_choice"] = int(curve.loc[curve["bic"].idxmin(), "K"])
     curve["heldout_choice"] = int(curve.loc[curve["heldout_ll_per_obs"].idxmax(), "K"]) if n_held else -1
     curve["boundary"] = curve["chosen"] & (curve["K"] == cfg["k_max"])
+    curve["note"] = np.where(curve["boundary"], HMM_BOUNDARY, "")
     if K == cfg["k_max"]:
         log.warning("hmm: chose K = k_max = %d: %s", K, HMM_BOUNDARY)
     return curve, K
