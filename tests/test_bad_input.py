@@ -165,3 +165,42 @@ def test_workflow_refuses_an_hmm_state_rule_out_of_range_before_any_job(tmp_path
     errors = [l for l in out.stderr.splitlines() if l.startswith("groklab: config error:")]
     assert out.returncode != 0 and len(errors) == 1 and "interventions[0].state: 9" in errors[0], out.stderr
     assert not (workdir / "results").exists()
+
+
+# Second round (#19, part): caught by both entry points with the same line, before any job.
+ROUND_TWO = [
+    ("cell:\n  task: {p: 23.0}\n", "cell.task.p: 23.0 is not of type 'integer'"),
+    ("cell:\n  model: {d_model: 64.0}\n", "cell.model.d_model: 64.0 is not of type 'integer'"),
+    ("cell:\n  training: {steps: 4000.0}\n", "cell.training.steps: 4000.0 is not of type 'integer'"),
+    ("hmm: {features: [weights.not_a_thing]}\n", "hmm.features[0]: 'weights.not_a_thing' is not a registered observable"),
+    ("hmm: {features: [weights.l2, 'weights.l2[W_U]', weight.l1]}\n",
+     "hmm.features[2]: 'weight.l1' is not a registered observable (did you mean 'weights.l1'?)"),
+    ("hmm: {order_by: weights.l3}\n", "hmm.order_by: 'weights.l3' is neither first_visit nor one of hmm.features"),
+    ("cell:\n  optimizer:\n    lr: 0.01\n    lr: 0.5\n", "YAML syntax error at line 4, column 5: duplicate key 'lr'"),
+]
+
+
+@pytest.mark.parametrize("text, message", ROUND_TWO)
+def test_round_two_is_refused_by_groklab_cells(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    out = run_cli("groklab", "cells", "--config", str(path))
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, message", ROUND_TWO)
+def test_round_two_is_refused_by_snakemake_before_any_job(tmp_path, text, message):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "bad.yaml").write_text(text)
+    out = run_cli("snakemake", "-n", "--cores", "1", "--configfile", "bad.yaml", cwd=workdir)
+    errors = [l for l in out.stderr.splitlines() if l.startswith("groklab: config error:")]
+    assert out.returncode != 0 and len(errors) == 1 and message in errors[0], out.stderr[-2000:]
+    assert not (workdir / "results").exists()
+
+
+def test_integer_valued_floats_elsewhere_stay_floats():
+    """Only keys the schema types as integer are refused: a float key may hold 1 or 1.0."""
+    cfg = validate(config(cell={"task": {"p": 13}, "optimizer": {"lr": 1, "weight_decay": 1.0}}))
+    assert cfg["cell"]["optimizer"]["lr"] == 1

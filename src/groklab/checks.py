@@ -13,6 +13,24 @@ from groklab.config.matrix import Cell, Study, check_hmm, check_map_states, expa
 from groklab.training.observables import check_signals
 
 
+def check_hmm_features(hmm: dict) -> None:
+    """hmm.features name registered observables (a definition, or one of its sites `name[site]`),
+    and hmm.order_by is first_visit or one of them: refused here, not in the hmm_fit job after
+    all the training."""
+    import difflib
+
+    from groklab.config.cells import ConfigError
+    from groklab.training.observables import REGISTRY
+
+    for i, feature in enumerate(hmm["features"]):
+        if feature.split("[")[0] not in REGISTRY:
+            close = difflib.get_close_matches(feature, list(REGISTRY), n=1, cutoff=0.7)
+            hint = f" (did you mean '{close[0]}'?)" if close else " (docs/observables.md lists them)"
+            raise ConfigError(f"hmm.features[{i}]: {feature!r} is not a registered observable{hint}")
+    if hmm["order_by"] != "first_visit" and hmm["order_by"] not in hmm["features"]:
+        raise ConfigError(f"hmm.order_by: {hmm['order_by']!r} is neither first_visit nor one of hmm.features")
+
+
 @dataclass(frozen=True)
 class Matrix:
     """A validated config: its cells by id, studies by name, and the cells the matrix map is fitted on."""
@@ -30,6 +48,7 @@ def check_config(config: dict) -> Matrix:
     # (hmm_state rules), which train after it.
     fitted = map_cells(list(cells.values()))
     check_hmm(config, list(found.values()), fitted)
+    check_hmm_features(config["hmm"])
     check_map_states(config, list(cells.values()))
     check_paper(config["paper"], {s.name: [v.name for v in s.variants] for s in found.values()},
                 {c.name for c in cells.values()}, list(config["matrix"]["axes"]))

@@ -9,13 +9,17 @@ from snakemake.utils import min_version
 
 from groklab.checks import check_config
 from groklab.dag import code_inputs
-from groklab.config.cells import ConfigError
+from groklab.config.cells import ConfigError, load_yaml_file
 from groklab.config.matrix import cell_record
 from groklab.training.rundir import run_dir_problem
 
 min_version("8.0")
 
 try:
+    # Snakemake's own YAML loader keeps the last of a key given twice: read each config file again
+    # with groklab's, which refuses it with the line
+    for path in workflow.configfiles:
+        load_yaml_file(path)
     MATRIX = check_config(config)
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")

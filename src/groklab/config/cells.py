@@ -42,8 +42,12 @@ def _fill_defaults(validator, properties, instance, schema):
     )
 
 
+# An integer is an int: JSON Schema also counts 23.0 as an integer, which would reach torch.randn
+# as a float and give `steps: 4000.0` another hash than 4000. Refused, naming the key.
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
 _Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+    jsonschema.Draft202012Validator, {"properties": _fill_defaults}, type_checker=_TYPES
 )
 
 
@@ -354,13 +358,26 @@ class CellConfig:
         return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml_file(path: str):
     """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error).
 
     A .json file is read as JSON: YAML 1.1 would read a JSON number such as 1e-08 (no dot) as a string."""
     try:
         with open(path) as fh:
-            return json.load(fh) if str(path).endswith(".json") else yaml.safe_load(fh)
+            return json.load(fh) if str(path).endswith(".json") else yaml.load(fh, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
