@@ -99,6 +99,8 @@ def trained(tmp_path_factory):
      "config.json: results of another cell config"),
     (lambda d: (d / "config.json").write_text((d / "config.json").read_text().replace('"format": 2', '"format": 1')),
      "written by an older groklab (results format 1"),
+    (lambda d: (d / "final.pt").write_bytes(bytes(range(256)) * 64), "final.pt: damaged or truncated"),
+    (lambda d: (d / "final.pt").write_bytes((d / "final.pt").read_bytes()[:-100]), "final.pt: damaged or truncated"),
 ])
 def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damage, message):
     import shutil

@@ -5,6 +5,7 @@ inside pyarrow or torch (or, worse, being read as if it were complete)."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 # Bump when what a run directory holds changes meaning; older directories are refused.
@@ -43,4 +44,9 @@ def run_dir_problem(run_dir: str | Path, cell_hash: str) -> str | None:
     if record.get("format") != RESULTS_FORMAT:
         return (f"{run_dir}: written by an older groklab (results format {record.get('format', 1)}, this code reads "
                 f"{RESULTS_FORMAT}); {fix}")
+    final = run_dir / "final.pt"
+    # torch.save writes a zip archive; its central directory sits at the end, so damaged or cut
+    # bytes fail this cheap check (nothing else reads final.pt before a user's notebook would)
+    if final.exists() and not zipfile.is_zipfile(final):
+        return f"{final}: damaged or truncated (not torch's zip format); {fix}"
     return None
