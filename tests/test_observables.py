@@ -9,7 +9,7 @@ from groklab.training.data import make_split
 from groklab.training.losses import per_model_loss
 from groklab.training.models import build_model
 from groklab.training.observables import REGISTRY, distinct_count, make_probe, observe
-from groklab.training.observables.fourier import excluded_loss, gini, restricted_loss
+from groklab.training.observables.fourier import gini
 from groklab.training.observables.geometry import top_hessian_eigenvalue
 from groklab.training.optimizer import EnsembleOptimizer
 from groklab.training.job import train_cell
@@ -78,40 +78,6 @@ def test_hessian_top_eigenvalue_matches_dense_hessian():
         assert eig[e].item() == pytest.approx(top, rel=1e-3)
 
 
-class FourierCircuit(torch.nn.Module):
-    """logits(a, b, c) = 4 * sum_k cos(2 pi k (a + b - c) / p) over key frequencies: the clock algorithm."""
-
-    def __init__(self, p, keys):
-        super().__init__()
-        self.p, self.keys = p, keys
-
-    def forward(self, x):
-        a, b = x[:, 0].double(), x[:, 2].double()
-        c = torch.arange(self.p, dtype=torch.float64)
-        s = (a + b).view(-1, 1) - c.view(1, -1)
-        return sum(4 * torch.cos(2 * math.pi * k * s / self.p) for k in self.keys).unsqueeze(0).float()
-
-
-def test_fourier_losses_on_an_exact_fourier_circuit():
-    p, keys = 23, [2, 5, 7, 9, 11]
-    cell = CellConfig.from_dict({"task": {"p": p, "train_fraction": 0.5}, "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}})
-    probe = probe_for(cell, [0], steps=0)
-    probe.model = FourierCircuit(p, keys)
-    # embedding whose frequency norms single out the circuit's key frequencies
-    x = torch.arange(p, dtype=torch.float64)
-    W_E = torch.zeros(1, p + 2, 16)
-    for i, k in enumerate(keys):
-        W_E[0, :p, 2 * i] = torch.cos(2 * math.pi * k * x / p).float()
-        W_E[0, :p, 2 * i + 1] = torch.sin(2 * math.pi * k * x / p).float()
-    probe.params["W_E"] = W_E
-    probe.y = (probe.x[:, 0] + probe.x[:, 2]) % p
-    full = per_model_loss(probe.model(probe.x), probe.y).item()
-    restricted = restricted_loss(probe)[""].item()
-    excluded = excluded_loss(probe)[""].item()
-    assert restricted == pytest.approx(full, abs=1e-3)
-    assert excluded > math.log(p) - 0.1           # no better than chance once the key terms are gone
-
-
 def test_observables_are_per_model():
     cell = tiny_cell()
     together = observe(probe_for(cell, [0, 1]), expensive=True)
@@ -137,14 +103,16 @@ def test_observables_doc_is_up_to_date(root):
     assert (root / "docs" / "observables.md").read_text() == render(), "run: groklab observables-doc"
 
 
-def test_neuron_key_fraction_is_a_fraction_and_only_for_addition():
-    probe = probe_for(CellConfig.from_dict({"task": {"p": 13}, "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0, 1])
-    from groklab.training.observables.fourier import neuron_key_fraction
-    v = neuron_key_fraction(probe)[""]
-    assert ((v > 0) & (v <= 1 + 1e-6)).all()
-    div = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": ["div"]},
-                                          "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0])
-    assert torch.isnan(neuron_key_fraction(div)[""]).all()
+def test_neuron_key_fraction_is_a_fraction_in_each_basis_and_nan_without_one():
+    from groklab.training.observables.fourier_circuit import neuron_key_fraction
+    for op in ("add", "div", "mul"):
+        probe = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": [op]},
+                                                "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0, 1])
+        v = neuron_key_fraction(probe)[""]
+        assert ((v > 0) & (v <= 1 + 1e-6)).all(), op
+    poly = probe_for(CellConfig.from_dict({"task": {"p": 13, "operations": ["x2_plus_y2"]},
+                                           "model": {"d_model": 16, "n_heads": 2, "d_mlp": 32}}), [0])
+    assert torch.isnan(neuron_key_fraction(poly)[""]).all()
 
 
 def test_a_diverged_model_gets_nan_observables_and_the_others_do_not_change():

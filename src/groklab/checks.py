@@ -20,10 +20,10 @@ def check_hmm_features(hmm: dict) -> None:
     import difflib
 
     from groklab.config.cells import ConfigError
-    from groklab.training.observables import REGISTRY
+    from groklab.training.observables import REGISTRY, definition_of
 
     for i, feature in enumerate(hmm["features"]):
-        if feature.split("[")[0] not in REGISTRY:
+        if definition_of(feature) not in REGISTRY:
             close = difflib.get_close_matches(feature, list(REGISTRY), n=1, cutoff=0.7)
             hint = f" (did you mean '{close[0]}'?)" if close else " (docs/observables.md lists them)"
             raise ConfigError(f"hmm.features[{i}]: {feature!r} is not a registered observable{hint}")

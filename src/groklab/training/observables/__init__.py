@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from groklab.training.observables import activations, fourier, geometry, gradients, optimizer_stats, weights  # noqa: F401  (register)
+from groklab.training.observables import (  # noqa: F401  (register)
+    activations, fourier, fourier_circuit, geometry, gradients, optimizer_stats, weights,
+)
 from groklab.training.observables.probe import Probe, make_probe
-from groklab.training.observables.registry import REGISTRY, Observable, column, distinct_count
+from groklab.training.observables.registry import REGISTRY, Observable, column, definition_of, distinct_count
 
 
 def observe(probe: Probe, expensive: bool) -> dict[str, torch.Tensor]:
@@ -35,10 +37,11 @@ def check_signals(cell, prefix: str = "cell") -> None:
         signal = rule["when"]
         if signal == HMM_STATE or signal.partition("/")[0] in METRIC_SIGNALS:
             continue
-        if signal.split("[", 1)[0] not in REGISTRY:
+        if definition_of(signal) not in REGISTRY:
             raise ConfigError(f"{prefix}.training.interventions[{i}].when: '{signal}' is neither a metric "
                               f"({', '.join(METRIC_SIGNALS)}, or one of them /<operation>), hmm_state, nor an "
                               "observable (docs/observables.md)")
 
 
-__all__ = ["check_signals", "observe", "make_probe", "Probe", "REGISTRY", "Observable", "column", "distinct_count"]
+__all__ = ["check_signals", "observe", "make_probe", "Probe", "REGISTRY", "Observable", "column", "definition_of",
+           "distinct_count"]

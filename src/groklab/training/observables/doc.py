@@ -8,6 +8,7 @@ SITES = {
     "matrix": "per weight matrix (or activation site); each counts as a distinct observable",
     "head": "per attention head (instances of one observable)",
     "position": "per input position (instances of one observable)",
+    "irrep": "per irreducible representation of S5 (instances of one observable)",
     "global": "one value per model",
 }
 
@@ -43,7 +44,9 @@ def render() -> str:
         "live model, the optimizer state, a fresh gradient on the training set and the hook",
         "activations; observing never changes training. `results/runs/<cell>/observables.parquet`",
         "has one row per (seed, step) and a column per observable and site: `name` or",
-        "`name[site]`, e.g. `weights.spectral_norm[blocks.0.W_in]`.",
+        "`name[site]`, e.g. `weights.spectral_norm[blocks.0.W_in]`. The Fourier measures of a cell",
+        "with several operations are per operation, `name/<op>` (e.g. `fourier.key_fraction/div`),",
+        "like the per-operation metrics.",
         "",
         f"{definitions} definitions. Sites: " + "; ".join(f"`{k}` {v}" for k, v in SITES.items()) + ".",
         f"For the default 1-layer transformer this is **{distinct} distinct observables** ({columns} columns):",
@@ -57,4 +60,45 @@ def render() -> str:
         lines += [f"| `{o.name}` | {o.definition.replace('|', '&#124;')} | {o.unit or '–'} | {o.cost} | {o.sites} |"
                   for o in obs]
         lines.append("")
+        if group == "fourier":
+            lines += basis_section()
     return "\n".join(lines)
+
+
+def basis_section() -> list[str]:
+    """How the fourier group's measures read each operation: its basis, key groups, residue 0."""
+    from groklab.training.observables.bases import NO_BASIS
+    from groklab.training.observables.fourier import N_KEY
+
+    lines = [
+        "### Each operation's basis",
+        "",
+        "The fourier measures (Nanda et al. 2023) are computed in the basis of the operation's own group",
+        "(`groklab.training.observables.bases`); a *group* of basis rows is one frequency (its cos and sin)",
+        "or one irreducible representation (its d^2 entries). The constant (frequency 0, the trivial irrep)",
+        "is never a key group and is left out of every norm, Gini and key fraction.",
+        "",
+        "| operations | group | basis over the tokens | the answer depends on | key groups per model |",
+        "|---|---|---|---|---|",
+        f"| add, sub | Z_p | cos/sin(2 pi k x / p), k = 0..(p-1)/2 | a + b, a - b | top {N_KEY['Z_p']} frequencies |",
+        "| mul, div | Z_p^* (order p - 1) | cos/sin(2 pi k log_g x / (p - 1)) over x != 0, g the smallest primitive "
+        f"root; the indicator of 0 | g^(log a + log b), g^(log a - log b) | top {N_KEY['Z_p^*']} frequencies |",
+        "| s5 | S5 | entries of the 7 irreps (dims 1, 1, 4, 4, 5, 5, 6) in Young's orthogonal form, "
+        f"sqrt(d/120) rho(g)_ij | a o b | top {N_KEY['S5']} of the 6 non-trivial irreps |",
+        "",
+        "**The residue 0 (mul, div).** 0 is outside Z_p^*: it has its own basis vector, the indicator of",
+        "0, which is never a key group. The pairs whose answer is 0 (mul: a = 0 or b = 0, 2p - 1 pairs; div:",
+        "a = 0, p - 1 pairs) are answered by a lookup, not by the group circuit, so the restricted logits",
+        "always keep the direction of those pairs (like the constant) and the excluded logits never remove",
+        "it; both losses are over all pairs (restricted) or all training pairs (excluded) including these.",
+        "The neuron key fraction is taken over the pairs inside the group (a, b != 0): the character vectors",
+        "vanish at 0, so the zero pairs' variance could not be in the key groups whatever the circuit.",
+        "Embedding and unembedding Gini, key fraction and top frequency ignore the zero vector's power.",
+        "",
+        "**Operations without a basis** give NaN for every fourier measure:",
+        "",
+    ]
+    lines += [f"- `{op}`: {why}." for op, why in NO_BASIS.items()]
+    lines += ["- `mul`, `div` at a non-prime p: Z_p^* plus 0 is no group (nonzero non-units); `groklab cells` refuses "
+              "such cells anyway.", ""]
+    return lines

@@ -2,7 +2,8 @@
 
 An observable's function takes a `Probe` (one snapshot of an ensemble) and returns
 {site: (E,) tensor}: one value per model for each site (a weight matrix, a head, a
-position, or "" for a single global value). Columns are `name` or `name[site]`.
+position, an irrep, "" for a single global value, or "/<op>" for one operation of a
+multi-task cell). Columns are `name`, `name[site]` or `name/<op>`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Observable:
     definition: str           # one line
     unit: str
     cost: str                 # "cheap": every eval; "expensive": every k-th eval
-    sites: str                # what a site is: "matrix", "head", "position", "global"
+    sites: str                # what a site is: "matrix", "head", "position", "irrep", "global"
     fn: Callable[..., dict[str, torch.Tensor]]
 
 
@@ -43,7 +44,15 @@ def observable(name: str, definition: str, unit: str = "", cost: str = "cheap", 
 
 
 def column(name: str, site: str) -> str:
+    """`name`, `name[site]`, or for a per-operation value (site "/<op>") `name/<op>`."""
+    if site.startswith("/"):
+        return f"{name}{site}"
     return f"{name}[{site}]" if site else name
+
+
+def definition_of(col: str) -> str:
+    """The registered name of a column: fourier.key_fraction/div, weights.l2[W_U] -> the name."""
+    return col.split("[", 1)[0].split("/", 1)[0]
 
 
 def distinct_count(columns: list[str]) -> tuple[int, int]:
@@ -52,8 +61,7 @@ def distinct_count(columns: list[str]) -> tuple[int, int]:
     positions (instances of one signal)."""
     per_def: dict[str, set[str]] = {}
     for col in columns:
-        name, _, site = col.partition("[")
-        per_def.setdefault(name, set()).add(site.rstrip("]"))
+        per_def.setdefault(definition_of(col), set()).add(col)
     distinct = sum(len(s) if REGISTRY[n].sites == "matrix" else 1 for n, s in per_def.items())
     return len(per_def), distinct
 
