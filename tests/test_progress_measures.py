@@ -139,3 +139,49 @@ def test_multi_task_cells_write_one_column_per_operation():
         assert torch.isnan(obs[f"fourier.{measure}/x2_plus_y2"]).all()      # no basis (bases.NO_BASIS)
     # each operation in its own basis: the shared embedding reads differently
     assert not torch.equal(obs["fourier.key_fraction/div"], obs["fourier.key_fraction/add"])
+
+
+def test_a_real_division_run_builds_its_circuit_in_the_log_basis(tmp_path):
+    """p = 23 division, the default model and optimizer, trained until it groks (~10 s): the
+    measures in the Z_p^* basis are finite, and the key fraction of the grokked model is far
+    above its value at initialisation (0.5 there: 5 of 11 frequencies)."""
+    import pandas as pd
+
+    from groklab.training.job import train_cell
+
+    cell = CellConfig.from_dict({
+        "task": {"p": 23, "operations": ["div"], "train_fraction": 0.8},
+        "optimizer": {"name": "adamw", "lr": 0.01, "weight_decay": 1.0, "betas": [0.9, 0.98]},
+        "training": {"steps": 3000, "eval_every": 50, "seeds": [0], "early_stop_evals": 8,
+                     "observables": {"expensive_every": 4}}})
+    metrics = train_cell(cell, tmp_path, progress=False)
+    assert metrics["test_acc"].iloc[-1] >= 0.95                                    # it grokked
+    obs = pd.read_parquet(tmp_path / "observables.parquet").sort_values("step")
+    late = obs.dropna(subset=["fourier.restricted_loss"]).iloc[-1]
+    assert all(math.isfinite(late[c]) for c in ("fourier.restricted_loss", "fourier.excluded_loss",
+                                                 "fourier.neuron_key_fraction", "fourier.key_fraction"))
+    assert late["fourier.key_fraction"] > obs["fourier.key_fraction"].iloc[0] + 0.25
+    assert late["fourier.restricted_loss"] < 0.5 < late["fourier.excluded_loss"]
+    # runs.parquet carries the phases and their Fourier evidence, located in the Z_p^* measures
+    from groklab.analysis.aggregate import summarise_runs
+
+    row = summarise_runs([tmp_path]).iloc[0]
+    assert row["phase_memorisation_end"] == row["memorisation_step"]
+    assert math.isfinite(row["phase_circuit_formation_end"]) and math.isfinite(row["phase_restricted_fall"])
+    assert row["phase_restricted_leads"] in (0.0, 1.0)
+    # the excluded-loss verdict needs two expensive evals inside circuit formation, which a fast grok may not leave
+    assert row["phase_excluded_rises"] in (0.0, 1.0) or math.isnan(row["phase_excluded_rises"])
+
+
+def test_runs_table_has_phases_per_operation(tmp_path):
+    from conftest import tiny_cell
+    from groklab.analysis.aggregate import summarise_runs
+    from groklab.training.job import train_cell
+
+    cell = tiny_cell(task={"operations": ["add", "mul"]}, training={"observables": {"expensive_every": 1}})
+    train_cell(cell, tmp_path, progress=False)
+    runs = summarise_runs([tmp_path])
+    assert sorted(set(runs["operation"])) == ["add", "mul"] and len(runs) == 6
+    for col in ("phase_memorisation_end", "phase_circuit_formation_end", "phase_cleanup_end", "phase_restricted_fall",
+                "phase_test_fall", "phase_restricted_leads", "phase_excluded_peak", "phase_excluded_rises"):
+        assert col in runs

@@ -8,7 +8,7 @@ import pytest
 
 from groklab.analysis.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, WEAKER, claim_row, verdict
 from groklab.paper.latex import escape, format_value, macro_name
-from groklab.analysis.phases import locate_phases
+from groklab.analysis.phases import PHASES, locate_phases
 from groklab.analysis.speedup import censor, study_table
 from groklab.analysis.stats import mean_ci, ratio_ci
 
@@ -85,8 +85,37 @@ def test_phases_are_located_from_the_curves():
     metrics = pd.DataFrame({"step": steps, "train_acc": train_acc, "test_loss": test_loss})
     obs = pd.DataFrame({"step": steps, "weights.sum_sq": norm})
     p = locate_phases(metrics, obs, {"memorise_threshold": 0.99})
-    assert p == {"memorisation": 100, "circuit_formation": 420, "cleanup": 750}
+    assert {k: p[k] for k in PHASES} == {"memorisation": 100, "circuit_formation": 420, "cleanup": 750}
     assert math.isnan(locate_phases(metrics.assign(train_acc=0.5), obs, {"memorise_threshold": 0.99})["cleanup"])
+    assert math.isnan(p["restricted_leads"]) and math.isnan(p["excluded_rises"])    # no Fourier measures
+
+
+def _fourier_run(restricted_from: int, excluded_peak: float, sfx: str = ""):
+    """Known curves: memorised at 100; test loss 5 -> 0 over 400..600 (half-way at 500); the
+    restricted loss falls linearly over restricted_from..restricted_from+200; the excluded
+    loss rises from 3 to excluded_peak until 380 and falls after. Fourier measures every 4th
+    eval only (NaN between, as the expensive schedule writes them)."""
+    steps = np.arange(0, 1000, 10)
+    test_loss = np.clip(5.0 - (steps - 400) / 40, 0.0, 5.0)
+    restricted = np.clip(5.0 - (steps - restricted_from) / 40, 0.0, 5.0)
+    excluded = np.interp(steps, [0, 100, 380, 1000], [3.0, 3.0, excluded_peak, 1.0])
+    sparse = steps % 40 == 0
+    metrics = pd.DataFrame({"step": steps, f"train_acc{sfx}": np.where(steps >= 100, 1.0, 0.5), f"test_loss{sfx}": test_loss})
+    obs = pd.DataFrame({"step": steps, f"fourier.restricted_loss{sfx}": np.where(sparse, restricted, np.nan),
+                        f"fourier.excluded_loss{sfx}": np.where(sparse, excluded, np.nan)})
+    return metrics, obs
+
+
+def test_phase_evidence_from_the_fourier_measures():
+    th = {"memorise_threshold": 0.99}
+    p = locate_phases(*_fourier_run(restricted_from=150, excluded_peak=6.0), th)
+    assert p["test_fall"] == 500 and p["restricted_fall"] == 280                # first sparse eval past 250
+    assert p["restricted_leads"] == 1.0 and p["excluded_rises"] == 1.0 and p["excluded_peak"] == 400   # sparse evals 360: 5.79, 400: 5.84
+    late = locate_phases(*_fourier_run(restricted_from=500, excluded_peak=3.1), th)
+    assert late["restricted_leads"] == 0.0 and late["excluded_rises"] == 0.0
+    # a multi-task cell: the operation's own columns
+    multi = locate_phases(*_fourier_run(150, 6.0, "/div"), th, operation="div")
+    assert pd.Series(multi).equals(pd.Series(p))                              # NaN == NaN here
 
 
 def test_latex_formatting_and_macro_names():

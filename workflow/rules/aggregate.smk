@@ -5,9 +5,11 @@ localrules:
 
 
 rule aggregate_runs:
-    """One row per model: memorisation step, grok step, delay (also in % of budget), final accuracies."""
+    """One row per model: memorisation step, grok step, delay (also in % of budget), final accuracies,
+    Nanda et al.'s phase ends and their Fourier evidence (from observables.parquet)."""
     input:
         metrics=all_run_files("metrics.parquet"),
+        observables=all_run_files("observables.parquet"),
         configs=all_run_files("config.json"),
         code=code_files("aggregate_runs"),
     output:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from groklab.analysis.events import cell_events
+from groklab.analysis.phases import phase_columns
 
 
 def load_run(run_dir: str | Path) -> tuple[dict, pd.DataFrame]:
@@ -17,11 +18,24 @@ def load_run(run_dir: str | Path) -> tuple[dict, pd.DataFrame]:
     return record, pd.read_parquet(run_dir / "metrics.parquet")
 
 
+def with_phases(ev: pd.DataFrame, metrics: pd.DataFrame, run_dir: Path, config: dict) -> pd.DataFrame:
+    """ev (one row per seed and operation) + Nanda et al.'s phase ends and their Fourier evidence
+    (groklab.analysis.phases), from the cell's metrics and observables.parquet."""
+    path = run_dir / "observables.parquet"
+    obs = pd.read_parquet(path) if path.exists() else pd.DataFrame({"seed": [], "step": []})
+    tr, ops = config["training"], config["task"]["operations"]
+    thresholds = {k: tr[k] for k in ("memorise_threshold", "grok_threshold")}
+    rows = [phase_columns(metrics, obs, thresholds, int(r.seed), r.operation if len(ops) > 1 else "")
+            for r in ev.itertuples()]
+    return pd.concat([ev, pd.DataFrame(rows, index=ev.index)], axis=1)
+
+
 def summarise_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """One row per (model, operation): events (groklab.analysis.events) and phases."""
     frames = []
     for run_dir in run_dirs:
         record, metrics = load_run(run_dir)
-        ev = cell_events(metrics, record["config"])
+        ev = with_phases(cell_events(metrics, record["config"]), metrics, Path(run_dir), record["config"])
         ev.insert(0, "cell_hash", record["hash"])
         ev.insert(0, "cell", record["name"])
         ev.insert(0, "cell_id", Path(run_dir).name)

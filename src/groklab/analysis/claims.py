@@ -75,6 +75,6 @@ def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) ->
     for key, axis in (diagram or {}).items():
         if axis is not None and axis not in axes:
             raise ConfigError(f"paper.phase_diagram.{key}: '{axis}' is not a matrix axis (axes: {', '.join(axes) or 'none'})")
-    for key in ("baseline", "progress_cell"):
+    for key in ("baseline", "progress_cell", "progress_division_cell"):
         if paper[key] is not None and paper[key] not in cells:
             raise ConfigError(f"paper.{key}: no cell named '{paper[key]}'; the matrix has {len(cells)} cells")

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 # study figure, the matrix map for a global one).
 INPUT_KINDS = ("metrics", "observables", "runs", "speedups", "leadlag", "map", "selection")
 # Whose run files (Figure.cells): the study's cells, every study's cells, the multi-task cells, the
-# progress-measures cell.
-CELL_SETS = ("study", "studies", "multi_task", "progress")
+# progress-measures cells (one per PROGRESS_OPERATIONS).
+CELL_SETS = ("study", "studies", "multi_task", "progress", "progress_division")
+# progress-measures figure -> (the operation its cell trains alone, the paper key that names the cell)
+PROGRESS_OPERATIONS = {"progress": ("add", "progress_cell"), "progress-division": ("div", "progress_division_cell")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ FIGURES = {
                        "data: memorisation (train accuracy reached), circuit formation (until the test loss has "
                        "fallen 10\\% of the way to its final value) and cleanup (until the weight norm has "
                        "completed 90\\% of its fall).", inputs=("metrics", "observables"), cells="progress"),
+    "progress-division": Figure("progress", "global",
+                                "The same progress measures for one division model, in the basis of the "
+                                "multiplicative group $Z_p^*$ (characters of the discrete logarithm), with the "
+                                "phases located the same way.", inputs=("metrics", "observables"),
+                                cells="progress_division"),
     "per-operation": Figure("per_operation", "global",
                             "Multi-task cells: test accuracy per operation (mean over seeds); dotted lines mark "
                             "each operation's mean grok step.", inputs=("metrics", "runs"), cells="multi_task"),
@@ -74,10 +81,12 @@ FIGURES = {
 }
 
 
-def progress_cell(paper: dict, operations: dict[str, list[str]]) -> str | None:
-    """The cell of the progress-measures figure: paper.progress_cell, else the first cell that
-    trains addition alone (Nanda et al.'s task; cell name -> its operations)."""
-    return paper["progress_cell"] or next((name for name, ops in operations.items() if list(ops) == ["add"]), None)
+def progress_cell(paper: dict, operations: dict[str, list[str]], figure: str = "progress") -> str | None:
+    """The cell of a progress-measures figure (PROGRESS_OPERATIONS): the paper key's cell (e.g.
+    paper.progress_cell), else the first cell that trains that operation alone (addition is Nanda
+    et al.'s task; cell name -> its operations)."""
+    op, key = PROGRESS_OPERATIONS[figure]
+    return paper.get(key) or next((name for name, ops in operations.items() if list(ops) == [op]), None)
 
 
 def pdf_name(figure: str, study: str | None = None) -> str:

@@ -87,11 +87,10 @@ class Context:
     def baseline(self) -> str | None:
         return self.paper["baseline"] or next((b for b, _, _ in self.studies.values()), None) or next(iter(self.cells))
 
-    @property
-    def progress_cell(self) -> str | None:
+    def progress_cell(self, figure: str = "progress") -> str | None:
         from groklab.paper.figures import progress_cell
 
-        return progress_cell(self.paper, {n: c["config"]["task"]["operations"] for n, c in self.cells.items()})
+        return progress_cell(self.paper, {n: c["config"]["task"]["operations"] for n, c in self.cells.items()}, figure)
 
 
 def _setup_numbers(ctx: Context) -> list[Number]:
@@ -168,18 +167,28 @@ def _hmm_numbers(ctx: Context) -> list[Number]:
     return out
 
 
+# the phase ends and the Fourier evidence that main.tex quotes for each progress figure's model;
+# the addition model's macros have no infix (PhaseCleanupEnd), the division model's "Division"
+PHASE_QUOTES = {"progress": ("", "addition"), "progress-division": ("division", "division")}
+PHASE_KEYS = {"memorisation": "end", "circuit_formation": "end", "cleanup": "end",
+              "restricted_fall": "step", "test_fall": "step", "excluded_peak": "step"}
+
+
 def _phase_numbers(ctx: Context) -> list[Number]:
-    cell = ctx.progress_cell
-    if cell is None:      # main.tex quotes the phases: say that no addition cell was trained
-        return [Number(macro_name("phase", phase, "end"), "constant", {"value": None, "why": "no addition cell"},
-                       [], [], "int") for phase in ("memorisation", "circuit_formation", "cleanup")]
-    tr = ctx.cells[cell]["config"]["training"]
-    run = ctx.run_dir(cell)
-    args = {"run_dir": run, "seed": tr["seeds"][0],
-            "thresholds": {k: tr[k] for k in ("memorise_threshold", "grok_threshold")}}
-    inputs = [f"{run}/metrics.parquet", f"{run}/observables.parquet"]
-    return [Number(macro_name("phase", phase, "end"), "phase_step", args | {"phase": phase}, inputs,
-                   ctx.cell_refs([cell]), "int") for phase in ("memorisation", "circuit_formation", "cleanup")]
+    out = []
+    for figure, (infix, task) in PHASE_QUOTES.items():
+        names = {k: macro_name("phase", *([infix] if infix else []), k, suffix) for k, suffix in PHASE_KEYS.items()}
+        cell = ctx.progress_cell(figure)
+        if cell is None:      # main.tex quotes the phases: say that no such cell was trained
+            out += [Number(n, "constant", {"value": None, "why": f"no {task} cell"}, [], [], "int") for n in names.values()]
+            continue
+        tr = ctx.cells[cell]["config"]["training"]
+        run = ctx.run_dir(cell)
+        args = {"run_dir": run, "seed": tr["seeds"][0],
+                "thresholds": {k: tr[k] for k in ("memorise_threshold", "grok_threshold")}}
+        inputs = [f"{run}/metrics.parquet", f"{run}/observables.parquet"]
+        out += [Number(n, "phase_step", args | {"phase": k}, inputs, ctx.cell_refs([cell]), "int") for k, n in names.items()]
+    return out
 
 
 LEADLAG_COLUMNS = {"observable": "text", "runs": "int", "median_lead": "int", "median_lead_fraction": "frac",

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from groklab.config.matrix import Cell, Study
 from groklab.dag import code_inputs, module_inputs
-from groklab.paper.figures import FIGURES, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
+from groklab.paper.figures import FIGURES, PROGRESS_OPERATIONS, TRAJECTORY_OBSERVABLES, pdf_name, progress_cell
 
 # What paper.build writes under <paper.dir>/generated (paths relative to it); one speedups table per study.
 NUMBERS_TEX = "numbers.tex"
@@ -73,7 +73,13 @@ class PaperTargets:
 
     @cached_property
     def progress_cell(self) -> str | None:
-        return progress_cell(self.paper, {c.name: c.config.task.operations for c in self.cells.values()})
+        return self.progress_cells["progress"]
+
+    @cached_property
+    def progress_cells(self) -> dict[str, str | None]:
+        """progress-measures figure -> its cell (None: no cell trains its operation alone)."""
+        ops = {c.name: c.config.task.operations for c in self.cells.values()}
+        return {f: progress_cell(self.paper, ops, f) for f in PROGRESS_OPERATIONS}
 
     @cached_property
     def study_cells(self) -> dict[str, str]:
@@ -85,7 +91,8 @@ class PaperTargets:
     def global_figures(self) -> list[str]:
         """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
         has_data = {"matrix-map": bool(self.map_cells), "speedups": bool(self.studies),
-                    "progress": self.progress_cell is not None, "per-operation": bool(self.multi_task),
+                    **{f: cell is not None for f, cell in self.progress_cells.items()},
+                    "per-operation": bool(self.multi_task),
                     "trajectories": bool(self.studies), "lead-heatmap": bool(self.studies),
                     "leadlag-runs": bool(self.studies), "phase-diagram": self.paper["phase_diagram"] is not None}
         return [f for f in figure_names("global") if has_data[f]]
@@ -125,8 +132,9 @@ class PaperTargets:
             return self.study_cells
         if which == "multi_task":
             return {self.by_name[n].id: n for n in self.multi_task}
-        if which == "progress":
-            return {self.by_name[self.progress_cell].id: self.progress_cell}
+        if which in ("progress", "progress_division"):
+            cell = self.progress_cells[figure]
+            return {self.by_name[cell].id: cell}
         return {}
 
     def figure_options(self, figure: str, study: str | None = None) -> dict[str, dict]:
@@ -136,12 +144,13 @@ class PaperTargets:
             return {"data": {"cells": cells}, "draw": {"study": study}}
         if figure in ("hmm-map", "matrix-map"):
             return {"data": {}, "draw": {"study": study if figure == "hmm-map" else "matrix"}}
-        if figure == "progress":
-            training = self.by_name[self.progress_cell].config.training
+        if figure in PROGRESS_OPERATIONS:
+            cell = self.progress_cells[figure]
+            training = self.by_name[cell].config.training
             return {"data": {"seed": training.seeds[0],
                              "thresholds": {"memorise_threshold": training.memorise_threshold,
                                             "grok_threshold": training.grok_threshold}},
-                    "draw": {"cell": self.progress_cell, "seed": training.seeds[0]}}
+                    "draw": {"cell": cell, "seed": training.seeds[0]}}
         if figure == "trajectories":
             return {"data": {"cells": cells, "observables": TRAJECTORY_OBSERVABLES}, "draw": {}}
         if figure == "phase-diagram":

@@ -1,5 +1,6 @@
-"""Nanda et al.'s progress measures for one addition model: train/test loss, restricted and
-excluded loss, sum of squared weights and the embedding's Fourier Gini, with the three phases
+"""Nanda et al.'s progress measures for one model (addition, or division in the Z_p^* basis):
+train/test loss, restricted and excluded loss, sum of squared weights and the embedding's Gini
+and key fraction in the operation's own basis, with the three phases
 (memorisation, circuit formation, cleanup) shaded where groklab.analysis.phases locates them
 (data: groklab.analysis.figure_data.progress)."""
 
@@ -9,11 +10,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
+from groklab.analysis.phases import PHASES as PHASE_KEYS
 from groklab.paper.plots import style
 
-PHASES = (("memorisation", "memorisation"), ("circuit_formation", "circuit formation"), ("cleanup", "cleanup"))
+PHASES = tuple(zip(PHASE_KEYS, ("memorisation", "circuit formation", "cleanup")))
 PANELS = (("loss", ["train_loss", "test_loss"], True), ("Fourier losses", ["fourier.restricted_loss", "fourier.excluded_loss"], True),
-          ("sum of squared weights", ["weights.sum_sq"], False), ("Fourier Gini (embedding)", ["fourier.embed_gini"], False))
+          ("sum of squared weights", ["weights.sum_sq"], False), ("embedding concentration", ["fourier.embed_gini", "fourier.key_fraction"], False))
 
 
 SHADES = ("0.93", "0.87", "0.81")      # one grey per phase, lightest first
