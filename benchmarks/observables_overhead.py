@@ -53,8 +53,8 @@ def observable_costs(cell: CellConfig, repeats: int = 3) -> list[tuple[str, floa
             (o.name, [o.fn]) for o in REGISTRY.values() if o.cost == "expensive"]:
         runs = []
         for _ in range(repeats):
-            if hasattr(probe, "_svals"):
-                del probe._svals
+            for memo in [k for k in vars(probe) if k.startswith("_")]:     # _svals, _fourier_grid: no reuse
+                delattr(probe, memo)
             t = time.perf_counter()
             for fn in fns:
                 fn(probe)
