@@ -3,7 +3,7 @@
 Both variants run the real trainer (`train_cell`) and are timed interleaved in rounds (these
 machines are noisy); the median round is reported. Then the cost of every expensive
 observable (and of all cheap ones together) on one probe of the same cell.
-Usage: python benchmarks/observables_overhead.py [--rounds 3] [--steps 500] [--config config.yaml]
+Usage: python benchmarks/observables_overhead.py [--rounds 3] [--steps 500] [--config config.yaml] [--models N]
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from groklab.training.resources import reexec_with_single_arena
 from groklab.training.job import train_cell
 
 
-def base_cell(path: str, steps: int, enabled: bool) -> CellConfig:
+def base_cell(path: str, steps: int, enabled: bool, models: int | None = None) -> CellConfig:
     raw = yaml.safe_load(open(path))["cell"]
     raw.setdefault("training", {})
     raw["training"] = {**raw["training"], "steps": steps, "early_stop_evals": 0, "checkpoint_every": steps,
                        "observables": {"enabled": enabled}}
+    if models:          # an ensemble of a pack's size: the default pipeline trains the base cell in a pack
+        raw["training"]["seeds"] = list(range(models))
     return CellConfig.from_dict(raw)
 
 
@@ -68,9 +70,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--config", default="config.yaml")
+    ap.add_argument("--models", type=int, help="ensemble size (default: the base cell's seeds; `groklab packs` "
+                                                "gives the size of the pack it trains in)")
     args = ap.parse_args()
     reexec_with_single_arena()
-    on, off = base_cell(args.config, args.steps, True), base_cell(args.config, args.steps, False)
+    on, off = (base_cell(args.config, args.steps, True, args.models),
+               base_cell(args.config, args.steps, False, args.models))
     times = {"observables off": [], "observables on (default schedule)": []}
     for _ in range(args.rounds):
         times["observables off"].append(time_training(off))

@@ -179,6 +179,12 @@ ROUND_TWO = [
      "hmm.features[2]: 'weight.l1' is not a registered observable (did you mean 'weights.l1'?)"),
     ("hmm: {order_by: weights.l3}\n", "hmm.order_by: 'weights.l3' is neither first_visit nor one of hmm.features"),
     ("cell:\n  optimizer:\n    lr: 0.01\n    lr: 0.5\n", "YAML syntax error at line 4, column 5: duplicate key 'lr'"),
+    ("cell:\n  optimizer: {name: adamw, momentum: 0.9}\n",
+     "cell.optimizer.momentum: 0.9 has no effect with optimizer.name adamw (only sgd reads it)"),
+    ("cell:\n  optimizer: {name: sgd, momentum: 0.9, betas: [0.8, 0.9]}\n",
+     "cell.optimizer.betas: [0.8, 0.9] has no effect with optimizer.name sgd (only adam / adamw reads it)"),
+    ("cell:\n  init: {scheme: default, sparsity: 0.5}\n",
+     "cell.init.sparsity: 0.5 has no effect with init.scheme default (only sparse reads it)"),
 ]
 
 

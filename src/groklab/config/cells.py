@@ -175,6 +175,16 @@ class ScheduleConfig:
     min_lr_ratio: float = 0.0
 
 
+# keys that one optimizer family or init scheme reads and the others ignore (CellConfig._check_applicable)
+OPTIMIZER_KEYS = {"betas": ("adam", "adamw"), "eps": ("adam", "adamw"), "momentum": ("sgd",), "nesterov": ("sgd",)}
+INIT_KEYS = {"sparsity": ("sparse",), "alpha": ("scale",), "rank": ("low_rank",)}
+
+
+def _plain(value):
+    """A config value as the schema holds it (tuples as lists) for comparison with its default."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 @dataclass(frozen=True)
 class OptimizerConfig:
     name: str
@@ -313,6 +323,7 @@ class CellConfig:
             )
         if t.operations == ("parity",) and t.parity_k > t.parity_bits:
             raise ConfigError(f"{prefix}.task.parity_k: {t.parity_k} exceeds task.parity_bits={t.parity_bits}")
+        self._check_applicable(prefix)
         if o.nesterov and (o.name != "sgd" or o.momentum <= 0):
             raise ConfigError(f"{prefix}.optimizer.nesterov: needs optimizer.name sgd with momentum > 0")
         for i, f in enumerate(o.filters):
@@ -340,6 +351,19 @@ class CellConfig:
                 f"{prefix}.training.eval_every: {self.training.eval_every} exceeds training.steps="
                 f"{self.training.steps}, so no evaluation would run"
             )
+
+    def _check_applicable(self, prefix: str) -> None:
+        """A key that only another optimizer or init scheme reads must keep its default: any other
+        value would change the cell's hash and nothing in training."""
+        for section, chosen, readers in (("optimizer", self.optimizer.name, OPTIMIZER_KEYS),
+                                         ("init", self.init.scheme, INIT_KEYS)):
+            default = cell_schema()["properties"][section]["properties"]
+            for key, owners in readers.items():
+                value = getattr(getattr(self, section), key)
+                if chosen not in owners and _plain(value) != default[key]["default"]:
+                    what = "optimizer.name" if section == "optimizer" else "init.scheme"
+                    raise ConfigError(f"{prefix}.{section}.{key}: {_plain(value)!r} has no effect with {what} "
+                                      f"{chosen} (only {' / '.join(owners)} reads it); remove it or change {what}")
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -29,12 +29,20 @@ def _spectrum(a: torch.Tensor) -> torch.Tensor:
     return per_model_finite(torch.linalg.svdvals, a) ** 2 / a.shape[1]
 
 
+def _site_spectrum(probe, site: str, a: torch.Tensor) -> torch.Tensor:
+    """_spectrum of one site, once per observation (participation ratio and effective rank share it)."""
+    memo = probe.__dict__.setdefault("_spectra", {})
+    if site not in memo:
+        memo[site] = _spectrum(a)
+    return memo[site]
+
+
 @observable("representations.participation_ratio", "(sum lambda)^2 / sum lambda^2 of the activation covariance",
             cost="expensive", sites="matrix")
 def participation_ratio(probe):
     out = {}
     for site, a in _representations(probe).items():
-        lam = _spectrum(a)
+        lam = _site_spectrum(probe, site, a)
         out[site] = (lam.sum(1) ** 2 / (lam**2).sum(1).clamp_min(1e-300)).float()
     return out
 
@@ -44,7 +52,7 @@ def participation_ratio(probe):
 def effective_rank(probe):
     out = {}
     for site, a in _representations(probe).items():
-        s = _spectrum(a).clamp_min(0).sqrt()
+        s = _site_spectrum(probe, site, a).clamp_min(0).sqrt()
         q = s / s.sum(1, keepdim=True).clamp_min(1e-300)
         out[site] = torch.exp(-(q * q.clamp_min(1e-300).log()).sum(1)).float()
     return out
