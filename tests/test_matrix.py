@@ -83,6 +83,7 @@ def test_cells_equal_the_whole_cell_path_and_ids_are_deterministic():
     filters = {"none": [], "ma": [{"kind": "grokfast_ma"}]}
     config["matrix"]["axes"]["filters"] = {"key": "optimizer.filters", "values": filters}
     config["matrix"]["axes"]["rank"] = {"key": "init.rank", "values": [2, 8]}
+    config["cell"]["init"] = {"scheme": "low_rank"}  # the only scheme that reads init.rank
     cells = expand(copy.deepcopy(config))
     for cell in cells:
         raw = copy.deepcopy(config["cell"])
