@@ -3,11 +3,12 @@
 # cluster config never inherits the default matrix's axes.
 import sys
 
-from groklab.config.cells import ConfigError, load_yaml_file
+from groklab.checks import load_workflow_config
+from groklab.config.cells import ConfigError
 
 if not workflow.overwrite_configfiles:
     try:  # Snakemake's own loader does not say where a YAML syntax error is
-        load_yaml_file("config.yaml")
+        load_workflow_config("config.yaml")
     except ConfigError as exc:
         sys.exit(f"groklab: config error: {exc}")
 

@@ -90,6 +90,12 @@ def trained(tmp_path_factory):
     return cell, out
 
 
+def flip(data: bytes) -> bytes:
+    """The same bytes with one in the middle changed: same size, Parquet magic and zip end intact."""
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "metrics.parquet").write_bytes((d / "metrics.parquet").read_bytes()[:-40]),
      "metrics.parquet: truncated or not a Parquet file; delete"),
@@ -101,6 +107,10 @@ def trained(tmp_path_factory):
      "written by an older groklab (results format 1"),
     (lambda d: (d / "final.pt").write_bytes(bytes(range(256)) * 64), "final.pt: damaged or truncated"),
     (lambda d: (d / "final.pt").write_bytes((d / "final.pt").read_bytes()[:-100]), "final.pt: damaged or truncated"),
+    (lambda d: (d / "final.pt").write_bytes(flip((d / "final.pt").read_bytes())), "final.pt: damaged or changed since training"),
+    (lambda d: (d / "metrics.parquet").write_bytes(flip((d / "metrics.parquet").read_bytes())),
+     "metrics.parquet: damaged or changed since training"),
+    (lambda d: (d / "observables.parquet").unlink(), "observables.parquet: missing (config.json records it)"),
 ])
 def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damage, message):
     import shutil
@@ -116,6 +126,31 @@ def test_damaged_run_directories_are_named_with_the_fix(trained, tmp_path, damag
     assert problem is not None and message in problem and "\n" not in problem
     assert problem.endswith(f"delete {run} and rerun (Snakemake retrains the pack that cell trained in, "
                             "`groklab packs` lists it, and what reads its runs)")
+
+
+def test_checksums_hash_only_what_changed_and_audit_hashes_everything(trained, tmp_path):
+    """The pre-flight check hashes a file only where its size or mtime changed (a touched file is
+    rehashed and passes); a same-size change with the old mtime is caught by the full check, which
+    `groklab audit --all` runs on every run directory."""
+    import os
+    import shutil
+
+    from groklab.cli import _damaged_runs
+    from groklab.training.rundir import run_dir_problem
+
+    cell, src = trained
+    run = tmp_path / "runs" / "cell"
+    shutil.copytree(src, run)
+    os.utime(run / "final.pt")                     # touched: hashed again, still sound
+    assert run_dir_problem(run, cell.hash) is None and _damaged_runs(tmp_path / "runs") == []
+    final = run / "final.pt"
+    stat = final.stat()
+    final.write_bytes(flip(final.read_bytes()))
+    os.utime(final, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert run_dir_problem(run, cell.hash) is None            # the cheap check trusts size and mtime
+    assert "final.pt: damaged or changed since training" in run_dir_problem(run, cell.hash, full=True)
+    (problem,) = _damaged_runs(tmp_path / "runs")
+    assert problem.startswith(f"{final}: damaged or changed since training")
 
 
 @pytest.mark.parametrize("rule, message", [
@@ -169,43 +204,7 @@ def test_workflow_refuses_an_hmm_state_rule_out_of_range_before_any_job(tmp_path
     assert not (workdir / "results").exists()
 
 
-# Second round (#19, part): caught by both entry points with the same line, before any job.
-ROUND_TWO = [
-    ("cell:\n  task: {p: 23.0}\n", "cell.task.p: 23.0 is not of type 'integer'"),
-    ("cell:\n  model: {d_model: 64.0}\n", "cell.model.d_model: 64.0 is not of type 'integer'"),
-    ("cell:\n  training: {steps: 4000.0}\n", "cell.training.steps: 4000.0 is not of type 'integer'"),
-    ("hmm: {features: [weights.not_a_thing]}\n", "hmm.features[0]: 'weights.not_a_thing' is not a registered observable"),
-    ("hmm: {features: [weights.l2, 'weights.l2[W_U]', weight.l1]}\n",
-     "hmm.features[2]: 'weight.l1' is not a registered observable (did you mean 'weights.l1'?)"),
-    ("hmm: {order_by: weights.l3}\n", "hmm.order_by: 'weights.l3' is neither first_visit nor one of hmm.features"),
-    ("cell:\n  optimizer:\n    lr: 0.01\n    lr: 0.5\n", "YAML syntax error at line 4, column 5: duplicate key 'lr'"),
-    ("cell:\n  optimizer: {name: adamw, momentum: 0.9}\n",
-     "cell.optimizer.momentum: 0.9 has no effect with optimizer.name adamw (only sgd reads it)"),
-    ("cell:\n  optimizer: {name: sgd, momentum: 0.9, betas: [0.8, 0.9]}\n",
-     "cell.optimizer.betas: [0.8, 0.9] has no effect with optimizer.name sgd (only adam / adamw reads it)"),
-    ("cell:\n  init: {scheme: default, sparsity: 0.5}\n",
-     "cell.init.sparsity: 0.5 has no effect with init.scheme default (only sparse reads it)"),
-]
-
-
-@pytest.mark.parametrize("text, message", ROUND_TWO)
-def test_round_two_is_refused_by_groklab_cells(tmp_path, text, message):
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    out = run_cli("groklab", "cells", "--config", str(path))
-    lines = out.stderr.strip().splitlines()
-    assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("text, message", ROUND_TWO)
-def test_round_two_is_refused_by_snakemake_before_any_job(tmp_path, text, message):
-    workdir = copy_workflow(tmp_path)
-    (workdir / "bad.yaml").write_text(text)
-    out = run_cli("snakemake", "-n", "--cores", "1", "--configfile", "bad.yaml", cwd=workdir)
-    errors = [l for l in out.stderr.splitlines() if l.startswith("groklab: config error:")]
-    assert out.returncode != 0 and len(errors) == 1 and message in errors[0], out.stderr[-2000:]
-    assert not (workdir / "results").exists()
+# The second round of bad configs (#19) is the table of tests/bad_configs.py (test_bad_configs.py).
 
 
 def test_integer_valued_floats_elsewhere_stay_floats():

@@ -80,7 +80,8 @@ def test_hooks_expose_residual_attention_and_mlp():
 
 @pytest.mark.parametrize("scheme", ["sparse", "scale"])
 def test_init_schemes(scheme):
-    c = CellConfig.from_dict({"task": {"p": 13}, "init": {"scheme": scheme, "sparsity": 0.9, "alpha": 0.01}})
+    own = {"sparsity": 0.9} if scheme == "sparse" else {"alpha": 0.01}    # the key only that scheme reads
+    c = CellConfig.from_dict({"task": {"p": 13}, "init": {"scheme": scheme, **own}})
     W_in = dict(build_model(c, [0, 1]).named_weights())["blocks.0.W_in"]
     default = dict(build_model(CellConfig.from_dict({"task": {"p": 13}}), [0, 1]).named_weights())["blocks.0.W_in"]
     if scheme == "sparse":

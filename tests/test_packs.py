@@ -185,3 +185,17 @@ def test_killed_pack_resumes_to_the_uninterrupted_metrics(tmp_path):
     resumed = train_pack([CellJob(a, run / "a", "a"), CellJob(b, run / "b", "b")], run / "state", progress=False)
     for n in ("a", "b"):
         pd.testing.assert_frame_equal(resumed[str(run / n)], reference[str(tmp_path / "ref" / n)], check_exact=True)
+
+
+def test_a_rerun_retrains_the_pack_and_through_the_matrix_map_its_readers():
+    from groklab.training.packs import Pack, describe_rerun, retrained_with
+
+    packs = [Pack("pack-a", "a", ("add", "sub"), 6, "cpu"), Pack("pack-b", "b", ("div",), 3, "cpu"),
+             Pack("pack-c", "c", ("map-wd",), 3, "cpu")]
+    fitted, readers = {"add", "sub", "div"}, {"map-wd"}
+    assert [p.id for p in retrained_with("sub", packs, fitted, readers)] == ["pack-a", "pack-c"]
+    assert [p.id for p in retrained_with("map-wd", packs, fitted, readers)] == ["pack-c"]
+    assert [p.id for p in retrained_with("div", packs, set(), set())] == ["pack-b"]
+    text = describe_rerun(retrained_with("add", packs, fitted, readers))
+    assert text == ("Snakemake then retrains pack-a (cells add, sub) and, as the matrix map is refitted, "
+                    "pack-c (cells map-wd), and rebuilds what reads their runs")

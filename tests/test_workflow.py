@@ -1,6 +1,7 @@
 """The real Snakemake DAG on a tiny config: lint, validation before any job, a full run."""
 
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -83,3 +84,13 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
                                    m.loc[m["intervention/0"]].groupby("seed")["step"].min())
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # a damaged final.pt of a cell the matrix map is fitted on: named before any job, with what a
+    # rerun redoes (its pack, and map-wd's, which decodes the refitted map)
+    (add,) = (workdir / "results" / "runs").glob("op~add-*")
+    final = add / "final.pt"
+    final.write_bytes(os.urandom(final.stat().st_size))
+    damaged = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
+    errors = [l for l in damaged.stderr.splitlines() if l.startswith("groklab: results error:")]
+    assert damaged.returncode != 0 and len(errors) == 1, damaged.stderr[-2000:]
+    assert f"results/runs/{add.name}/final.pt: damaged or changed since training" in errors[0]
+    assert f"as the matrix map is refitted" in errors[0] and map_wd.name in errors[0]

@@ -31,6 +31,23 @@ def check_hmm_features(hmm: dict) -> None:
         raise ConfigError(f"hmm.order_by: {hmm['order_by']!r} is neither first_visit nor one of hmm.features")
 
 
+SECTIONS = "cell, matrix, studies, hmm, paper, ..."
+
+
+def load_workflow_config(path: str) -> dict:
+    """A workflow config file -> its mapping; ConfigError naming the file for a YAML error (with
+    its line), a key given twice, an empty file or a top level that is not a mapping. The
+    Snakefile reads every config file with this as well, so both entry points refuse the same."""
+    from groklab.config.cells import ConfigError, load_yaml_file
+
+    raw = load_yaml_file(path)
+    if raw is None:
+        raise ConfigError(f"{path}: empty file; a workflow config is a mapping of sections ({SECTIONS})")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level is a {type(raw).__name__}, not a mapping of sections ({SECTIONS})")
+    return raw
+
+
 @dataclass(frozen=True)
 class Matrix:
     """A validated config: its cells by id, studies by name, and the cells the matrix map is fitted on."""

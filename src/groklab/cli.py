@@ -8,7 +8,7 @@ import argparse
 import sys
 
 
-from groklab.config.cells import ConfigError, load_cell_file, load_yaml_file
+from groklab.config.cells import ConfigError, load_cell_file
 
 
 def _train(args) -> int:
@@ -24,9 +24,9 @@ def _train(args) -> int:
 
 
 def _cells(args) -> int:
-    from groklab.checks import check_config
+    from groklab.checks import check_config, load_workflow_config
 
-    raw = load_yaml_file(args.config) or {}
+    raw = load_workflow_config(args.config)
     for cell in check_config(raw).cells.values():
         print(f"{cell.id}\t{len(cell.config.training.seeds)} seeds")
     return 0
@@ -34,10 +34,10 @@ def _cells(args) -> int:
 
 def _packs(args) -> int:
     """The packs the workflow trains this config in: one line per pack, its models and cells."""
-    from groklab.checks import check_config
+    from groklab.checks import check_config, load_workflow_config
     from groklab.training.packs import form_packs
 
-    raw = load_yaml_file(args.config) or {}
+    raw = load_workflow_config(args.config)
     cells = check_config(raw).cells
     for pack in form_packs({cell_id: cell.config for cell_id, cell in cells.items()}, args.device):
         print(f"{pack.id}\t{pack.models} models\t{pack.device}\t{' '.join(pack.cells)}")
@@ -75,13 +75,34 @@ def _audit(args) -> int:
         if not args.all:
             print(json.dumps(rec, indent=2))
         problems += provenance.check(rec, Path(args.root), hashes)
-    for p in problems:
+    damaged = _damaged_runs(Path(args.root) / args.runs) if args.all else []
+    for p in problems + damaged:
         print(f"MISMATCH {p}")
     from_tables = sum(1 for rec in selected if rec.get("source"))
     print(f"audit: {len(selected) - len({p.split(':', 1)[0] for p in problems})} of {len(selected)} numbers "
           f"match their recorded inputs ({from_tables} re-read from their tables, {len(selected) - from_tables} "
           f"recomputed)" + ("" if not problems else f"; {len(problems)} problem(s)"))
-    return 1 if problems else 0
+    if args.all:
+        print(f"audit: {len(damaged)} damaged run file(s) under {args.runs} (every file hashed against its config.json)")
+    return 1 if problems or damaged else 0
+
+
+def _damaged_runs(runs) -> list[str]:
+    """Every run directory's files hashed in full against the checksums of its config.json."""
+    import json
+
+    from groklab.training.rundir import checksum_problem
+
+    out = []
+    for config in sorted(runs.glob("*/config.json")):
+        try:
+            files = json.loads(config.read_text()).get("files", {})
+        except ValueError:
+            out.append(f"{config}: not valid JSON")
+            continue
+        if problem := checksum_problem(config.parent, files, full=True):
+            out.append(problem)
+    return out
 
 
 def _summary(args) -> int:
@@ -107,7 +128,54 @@ def _summary(args) -> int:
     return 0
 
 
+CONFIGFILE_FLAGS = ("--configfile", "--configfiles")
+
+
+def configfiles_of(args: list[str]) -> list[str]:
+    """The files of Snakemake's --configfile / --configfiles options (each takes one or more)."""
+    files, taking = [], False
+    for arg in args:
+        if arg in CONFIGFILE_FLAGS:
+            taking = True
+        elif arg.startswith(tuple(f"{flag}=" for flag in CONFIGFILE_FLAGS)):
+            files.append(arg.split("=", 1)[1])
+            taking = False
+        elif taking and not arg.startswith("-"):
+            files.append(arg)
+        else:
+            taking = False
+    return files
+
+
+def _snakemake(args: list[str]) -> int:
+    """Snakemake with these arguments, after groklab has read each --configfile: Snakemake parses
+    those files before the Snakefile runs, and its own error names no line, column or key."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from groklab.checks import load_workflow_config
+
+    try:
+        for path in configfiles_of(args):
+            load_workflow_config(path)
+    except ConfigError as exc:
+        print(f"groklab: config error: {exc}", file=sys.stderr)
+        return 2
+    beside = Path(sys.executable).with_name("snakemake")   # the snakemake of groklab's environment
+    exe = str(beside) if beside.exists() else shutil.which("snakemake")
+    if exe is None:
+        print("groklab snakemake: snakemake not found (bash scripts/setup.sh installs it)", file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    os.execv(exe, [exe, *args])
+    return 0   # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["snakemake"]:   # its arguments are Snakemake's, not for argparse
+        return _snakemake(given[1:])
     if argv is None:
         from groklab.training.resources import reexec_with_single_arena
 
@@ -130,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     pk.add_argument("--config", default="config.yaml")
     pk.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="what training.device: auto means")
     pk.set_defaults(func=_packs)
+    sub.add_parser("snakemake", help="run snakemake with the arguments that follow, after checking each --configfile "
+                   "with groklab's reader (its YAML errors then give the line and key)")
     od = sub.add_parser("observables-doc", help="regenerate docs/observables.md from the observable registry")
     od.add_argument("--out", default="docs/observables.md")
     od.set_defaults(func=_observables_doc)
@@ -141,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     au.add_argument("--all", action="store_true", help="recheck every number; exit 1 if any input changed or any number differs")
     au.add_argument("--provenance", default="paper/generated/provenance.json", help="the paper's provenance records")
     au.add_argument("--root", default=".", help="directory the recorded input paths are relative to (the workflow's)")
+    au.add_argument("--runs", default="results/runs",
+                    help="with --all: run directories (under --root) whose files are hashed against their config.json")
     au.set_defaults(func=_audit)
     args = parser.parse_args(argv)
     if args.command == "audit" and not (args.all or args.name):

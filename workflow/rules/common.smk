@@ -7,30 +7,25 @@ import sys
 
 from snakemake.utils import min_version
 
-from groklab.checks import check_config
+from groklab.checks import check_config, load_workflow_config
 from groklab.dag import code_inputs
-from groklab.config.cells import ConfigError, load_yaml_file
+from groklab.config.cells import ConfigError
 from groklab.config.matrix import cell_record
-from groklab.training.rundir import run_dir_problem
 
 min_version("8.0")
 
 try:
     # Snakemake's own YAML loader keeps the last of a key given twice: read each config file again
-    # with groklab's, which refuses it with the line
+    # with groklab's, which refuses it with the line (a --configfile that Snakemake cannot parse at
+    # all fails before this Snakefile runs: `groklab snakemake` reads it first, README: Bad input)
     for path in workflow.configfiles:
-        load_yaml_file(path)
+        load_workflow_config(path)
     MATRIX = check_config(config)
 except ConfigError as exc:
     sys.exit(f"groklab: config error: {exc}")
 CELLS, STUDIES, MAP_CELLS = MATRIX.cells, MATRIX.studies, MATRIX.map_cells
 
 RESULTS = config["results_dir"]
-# Finished runs that cannot be trusted (truncated file, another cell's results, older code) stop
-# the workflow here, before any job, naming the file; nothing is deleted.
-RUN_PROBLEMS = [p for c in CELLS.values() if (p := run_dir_problem(f"{RESULTS}/runs/{c.id}", c.config_hash))]
-if RUN_PROBLEMS:
-    sys.exit("\n".join(f"groklab: results error: {p}" for p in RUN_PROBLEMS))
 RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
 
 

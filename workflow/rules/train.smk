@@ -2,7 +2,8 @@ import os
 import shutil
 import sys
 
-from groklab.training.packs import form_packs, train_sizes
+from groklab.training.packs import describe_rerun, form_packs, retrained_with, train_sizes
+from groklab.training.rundir import run_dir_problem
 
 # Which cells train on a GPU, for their job resources. `training.device: auto` means cuda where
 # GROKLAB_AUTO_DEVICE=cuda (e.g. on a cluster login node without a GPU: the jobs go to GPU nodes)
@@ -13,6 +14,13 @@ if AUTO_DEVICE not in ("cuda", "cpu"):
 # Packs (groklab.training.packs): cells whose tensors have the same shapes train as one ensemble in
 # one job. Each pack is one rule below, train_pack_<hash>, whose outputs are its cells' run files.
 PACKS = form_packs({cell_id: cell.config for cell_id, cell in CELLS.items()}, AUTO_DEVICE)
+# Finished runs that cannot be trusted (truncated or damaged file, another cell's results, older
+# code) stop the workflow here, before any job, naming the file and what a rerun redoes.
+RUN_PROBLEMS = [p for c in CELLS.values() if (p := run_dir_problem(
+    f"{RESULTS}/runs/{c.id}", c.config_hash,
+    describe_rerun(retrained_with(c.id, PACKS, {m.id for m in MAP_CELLS}, MAP_READERS))))]
+if RUN_PROBLEMS:
+    sys.exit("\n".join(f"groklab: results error: {p}" for p in RUN_PROBLEMS))
 # Slurm placement of GPU training jobs (profiles/slurm): a GPU partition and GPU model where the
 # site needs them; CPU cells stay on GROKLAB_SLURM_PARTITION (or the cluster's default partition).
 CPU_PARTITION = os.environ.get("GROKLAB_SLURM_PARTITION", "")

@@ -73,8 +73,10 @@ def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
             return f"{where}: unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
     if error.validator == "enum":
         return f"{key}: {error.instance!r} is not one of {error.validator_value}"
-    if error.validator == "oneOf" and error.context:
-        return f"{key}: {error.message}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # "not valid under any of the given schemas" names no fix: say what each form wanted
+        wanted = "; ".join(dict.fromkeys(c.message for c in error.context))
+        return f"{key}: {error.instance!r} fits none of the allowed forms ({wanted})"
     return f"{key}: {error.message}"
 
 

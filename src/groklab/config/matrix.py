@@ -336,5 +336,5 @@ def check_map_states(config: dict, cells: list[Cell]) -> None:
     for cell in cells:
         for i, rule in enumerate(cell.config.training.interventions):
             if rule["when"] == HMM_STATE and rule["state"] != "detour" and rule["state"] >= k_max:
-                raise ConfigError(f"training.interventions[{i}].state: {rule['state']}, but the matrix map has at most "
+                raise ConfigError(f"cell.training.interventions[{i}].state: {rule['state']}, but the matrix map has at most "
                                   f"hmm.k_max={k_max} states (0..{k_max - 1}) [matrix cell {cell.name}]")

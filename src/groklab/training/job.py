@@ -31,7 +31,7 @@ from groklab.training.member import Member
 from groklab.training.observables import check_signals
 from groklab.training.packs import pack_capacity, signature
 from groklab.training.resources import resolve_device, tune_allocator
-from groklab.training.rundir import RESULTS_FORMAT
+from groklab.training.rundir import RESULTS_FORMAT, file_records
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,9 @@ def write_cell(job: CellJob, members: list[Member], record: dict) -> pd.DataFram
     io.save_torch(out / "final.pt", {"format": CHECKPOINT_FORMAT, "cell_hash": cell.hash, "models": finals})
     io.write_parquet(out / "metrics.parquet", metrics, metadata={"groklab_cell": {"hash": cell.hash, "name": job.name}})
     write_observables(out / "observables.parquet", [m.parts.table("observables") for m in members], cell, job.name)
+    # written last, with the checksums of the files above: a complete config.json vouches for them
     io.write_json(out / "config.json", {"name": job.name, "hash": cell.hash, "format": RESULTS_FORMAT,
-                                        "config": cell.to_dict()} | record)
+                                        "config": cell.to_dict(), "files": file_records(out)} | record)
     shutil.rmtree(out / ".partial", ignore_errors=True)
     return metrics
 

@@ -107,3 +107,23 @@ def _pack(ids: list[str], cells: dict[str, CellConfig], device: str) -> Pack:
     key = json.dumps([[i, cells[i].hash, list(cells[i].training.seeds)] for i in ids])
     digest = hashlib.sha256(key.encode()).hexdigest()
     return Pack(f"pack-{digest[:8]}", digest, tuple(ids), sum(len(cells[i].training.seeds) for i in ids), device)
+
+
+def retrained_with(cell_id: str, packs: list[Pack], fitted: set[str], readers: set[str]) -> list[Pack]:
+    """The packs Snakemake retrains once `cell_id`'s run directory is deleted: its own pack and, when
+    that pack holds a cell the matrix map is fitted on (`fitted`), every pack with a cell that reads
+    the map (`readers`: hmm_state rules), since the map is refitted first."""
+    own = next(p for p in packs if cell_id in p.cells)
+    if not set(own.cells) & fitted:
+        return [own]
+    return [own, *(p for p in packs if p is not own and set(p.cells) & readers)]
+
+
+def describe_rerun(packs: list[Pack]) -> str:
+    """What a rerun redoes, in words for a one-line message."""
+    def one(p: Pack) -> str:
+        return f"{p.id} (cells {', '.join(p.cells)})"
+    text = f"Snakemake then retrains {one(packs[0])}"
+    if packs[1:]:
+        text += f" and, as the matrix map is refitted, {'; '.join(one(p) for p in packs[1:])}"
+    return text + ", and rebuilds what reads their runs"
