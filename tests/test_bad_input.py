@@ -132,6 +132,7 @@ def test_checksums_hash_only_what_changed_and_audit_hashes_everything(trained, t
     """The pre-flight check hashes a file only where its size or mtime changed (a touched file is
     rehashed and passes); a same-size change with the old mtime is caught by the full check, which
     `groklab audit --all` runs on every run directory."""
+    import json
     import os
     import shutil
 
@@ -144,9 +145,9 @@ def test_checksums_hash_only_what_changed_and_audit_hashes_everything(trained, t
     os.utime(run / "final.pt")                     # touched: hashed again, still sound
     assert run_dir_problem(run, cell.hash) is None and _damaged_runs(tmp_path / "runs") == []
     final = run / "final.pt"
-    stat = final.stat()
+    recorded = json.loads((run / "config.json").read_text())["files"]["final.pt"]["mtime_ns"]
     final.write_bytes(flip(final.read_bytes()))
-    os.utime(final, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.utime(final, ns=(recorded, recorded))                  # the mtime config.json recorded
     assert run_dir_problem(run, cell.hash) is None            # the cheap check trusts size and mtime
     assert "final.pt: damaged or changed since training" in run_dir_problem(run, cell.hash, full=True)
     (problem,) = _damaged_runs(tmp_path / "runs")
