@@ -56,6 +56,11 @@ CASES = [
     ("task-balanced-string", cell("task", "{balanced: 'yes'}"), "cell.task.balanced: 'yes' is not of type 'boolean'"),
     ("task-unknown-key", cell("task", "{prime: 23}"), "cell.task: unknown key 'prime'"),
     ("task-div-composite-p", cell("task", "{p: 24, operations: [div]}"), "cell.task.p: 24 is not prime, but task.operations contains 'div'"),
+    ("task-scale-steps-full-batch", cell("task", "{p: 13, operations: [add, div], scale_steps_by_tasks: true}"),
+     "cell.task.scale_steps_by_tasks: true with full batch gives each of the 2 operations 2x the examples of a "
+     "single-task cell (every step shows every example); set training.batch_size below the training set"),
+    ("task-scale-steps-batch-too-big", "cell:\n  task: {p: 13, operations: [add, div], scale_steps_by_tasks: true}\n"
+     "  training: {batch_size: 100000}\n", "cell.task.scale_steps_by_tasks: true with full batch"),
     ("task-scale-steps-int", cell("task", "{scale_steps_by_tasks: 1}"), "cell.task.scale_steps_by_tasks: 1 is not of type 'boolean'"),
     # --- cell.model -------------------------------------------------------------------------------
     ("model-d-model-float", cell("model", "{d_model: 64.0}"), "cell.model.d_model: 64.0 is not of type 'integer'"),
@@ -190,5 +195,5 @@ CASES = [
 # Run through the real `snakemake -n` too (slow: a few seconds each): one or more of every kind.
 HELD_OUT = ("yaml-unclosed-brace", "yaml-tab-indent", "yaml-empty-file", "yaml-top-level-list", "yaml-duplicate-nested-key",
             "task-p-float", "model-d-model-float", "train-steps-float", "opt-momentum-adamw", "opt-betas-sgd",
-            "hmm-feature-unknown", "hmm-order-by", "hmm-k-max-evals", "iv-state-99", "paper-claim-variant",
+            "hmm-feature-unknown", "hmm-order-by", "task-scale-steps-full-batch", "hmm-k-max-evals", "iv-state-99", "paper-claim-variant",
             "study-variant-unknown", "axis-value-type")

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT, copy_workflow, run_cli
 
 pytestmark = pytest.mark.slow
-KEEP = {"task_diversity": ["ops~div+mul"], "noisier_optimizer": ["sgd-moderate"], "constrained_init": ["sparse-0.9"]}
+KEEP = {"task_diversity": ["mb-div+mul"], "noisier_optimizer": ["sgd-moderate"], "constrained_init": ["sparse-0.9"]}
 
 
 def reduced_default() -> dict:
@@ -21,14 +21,14 @@ def reduced_default() -> dict:
     out = copy.deepcopy(cfg)
     out["cell"]["training"] |= {"seeds": [0, 1], "steps": 2000, "observables": {"expensive_every": 50}}
     out["matrix"]["axes"]["ops"]["values"] = {k: v for k, v in cfg["matrix"]["axes"]["ops"]["values"].items()
-                                              if k in ("div", "div+mul")}
-    keep = {v for vs in KEEP.values() for v in vs}
+                                              if k == "div"}
+    keep = {v for vs in KEEP.values() for v in vs} | {cfg["studies"][s]["baseline"] for s in KEEP}
     out["matrix"]["include"] = [c for c in cfg["matrix"]["include"] if c["name"] in keep]
     out["studies"] = {name: cfg["studies"][name] | {"variants": variants} for name, variants in KEEP.items()}
     out["hmm"] = {"k_max": 3, "restarts": 2}
     claims = yaml.safe_load((ROOT / "src" / "groklab" / "config" / "schema.yaml").read_text())[
         "properties"]["paper"]["properties"]["claims"]["default"]
-    out["paper"] = {"claims": [c for c in claims if c["variant"] in keep]}
+    out["paper"] = {"baseline": "ops~div", "claims": [c for c in claims if c["variant"] in keep]}
     return out
 
 

@@ -23,8 +23,11 @@ def test_fall_back_is_unstable_and_never_grokked_is_nan():
 
 
 def test_cell_events_per_operation_and_scaled_budget():
+    # p = 97, train fraction 0.3: add 2823 and div 2794 training examples; a shared minibatch of
+    # 512 in blocks takes 256 of each per step
     config = {"task": {"operations": ["add", "div"], "scale_steps_by_tasks": True},
-              "training": {"steps": 50, "eval_every": 50, "memorise_threshold": 0.99, "grok_threshold": 0.95}}
+              "training": {"steps": 50, "eval_every": 50, "batch_size": 512, "memorise_threshold": 0.99,
+                           "grok_threshold": 0.95}}
     m = pd.DataFrame({
         "seed": [0] * 3, "step": [0, 50, 100], "train_acc": [0, 1, 1], "test_acc": [0, 0.5, 1],
         "train_acc/add": [0, 1, 1], "test_acc/add": [0, 1, 1],
@@ -33,6 +36,38 @@ def test_cell_events_per_operation_and_scaled_budget():
     ev = cell_events(m, config).set_index("operation")
     assert ev.loc["add", "grok_step"] == 50 and ev.loc["div", "grok_step"] == 100
     assert ev.loc["div", "budget"] == 100 and ev.loc["add", "grok_pct"] == 50.0
+    assert ev.loc["div", "examples_per_step"] == 256 and ev.loc["div", "grok_examples"] == 256 * 100
+    assert ev.loc["add", "budget_examples"] == 256 * 100 and ev.loc["add", "delay_examples"] == 0
+
+
+def test_examples_per_step_follow_the_batch_mode():
+    from groklab.training.batches import Batches, examples_per_step
+
+    assert examples_per_step([400], None, True) == [400.0]                    # full batch
+    assert examples_per_step([400, 420], 1000, True) == [400.0, 420.0]        # a batch above the set: full
+    assert examples_per_step([400, 420], 128, True) == [64.0, 64.0]           # blocks: B / N each
+    assert examples_per_step([300, 100], 128, False) == [96.0, 32.0]          # one block: B times the share
+    assert examples_per_step([10, 400], 128, True) == [10.0, 64.0]            # a block smaller than its take
+    batch = Batches([0, 1], [400, 420], 128).next()                          # what the trainer draws
+    assert ((batch < 400).sum(dim=1) == 64).all() and ((batch >= 400).sum(dim=1) == 64).all()
+
+
+def test_scaling_steps_by_tasks_is_refused_with_full_batch_only():
+    import pytest
+
+    from groklab.config.cells import CellConfig, ConfigError
+    from groklab.training.packs import check_step_scaling
+
+    def cell(**training):
+        return CellConfig.from_dict({"task": {"p": 13, "operations": ["add", "div"], "scale_steps_by_tasks": True},
+                                     "training": training})
+    with pytest.raises(ConfigError, match=r"cell.task.scale_steps_by_tasks: true with full batch gives each of the 2 "
+                                          r"operations 2x the examples"):
+        check_step_scaling(cell())
+    with pytest.raises(ConfigError, match="with full batch"):
+        check_step_scaling(cell(batch_size=10_000))          # larger than the training set: full batch
+    check_step_scaling(cell(batch_size=64))                   # a shared minibatch: each task as in a single-task run
+    check_step_scaling(CellConfig.from_dict({"task": {"p": 13, "operations": ["div"], "scale_steps_by_tasks": True}}))
 
 
 def test_a_run_groks_when_its_last_operation_does_and_not_at_all_if_one_never_does():

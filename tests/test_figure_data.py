@@ -16,7 +16,7 @@ from groklab.paper.figures import FIGURES
 
 
 def runs_rows(cell, grok, mem=20, budget=200, op="add"):
-    return pd.DataFrame([{"cell": cell, "seed": i, "operation": op, "budget": budget, "eval_every": 10,
+    return pd.DataFrame([{"cell": cell, "seed": i, "operation": op, "budget": budget, "eval_every": 10, "examples_per_step": 1.0,
                           "memorisation_step": mem, "grok_step": np.nan if g is None else float(g),
                           "grokked": g is not None, "stable": g is not None, "diverged": False}
                          for i, g in enumerate(grok)])
@@ -100,12 +100,13 @@ def test_hmm_map_and_selection(tmp_path):
 
 
 def test_speedups_keep_variants_and_close_missing_bounds(tmp_path):
-    row = {"study": "s", "operation": "add", "speedup_grok_pct": 2.0, "speedup_grok_pct_lo": np.nan,
-           "speedup_grok_pct_hi": 3.0, "speedup_delay": 4.0, "speedup_delay_lo": 3.0, "speedup_delay_hi": 5.0}
+    row = {"study": "s", "operation": "add", "speedup_grok_examples": 2.0, "speedup_grok_examples_lo": np.nan,
+           "speedup_grok_examples_hi": 3.0, "speedup_delay_examples": 4.0, "speedup_delay_examples_lo": 3.0,
+           "speedup_delay_examples_hi": 5.0}
     pd.DataFrame([{**row, "role": "baseline", "cell": "base"}, {**row, "role": "variant", "cell": "v"},
-                  {**row, "role": "variant", "cell": "w", "speedup_grok_pct": np.nan}]).to_parquet(tmp_path / "sp.parquet")
+                  {**row, "role": "variant", "cell": "w", "speedup_grok_examples": np.nan}]).to_parquet(tmp_path / "sp.parquet")
     t = compute("speedups", SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))
-    assert t.label.tolist() == ["v"] and t.speedup_grok_pct_lo.tolist() == [2.0]
+    assert t.label.tolist() == ["v"] and t.speedup_grok_examples_lo.tolist() == [2.0]
     roundtrip_and_draw(tmp_path, "speedups", t)
     empty = compute("speedups", SimpleNamespace(speedups=str(tmp_path / "sp.parquet")))[:0]
     roundtrip_and_draw(tmp_path, "speedups", empty)

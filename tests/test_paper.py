@@ -76,9 +76,11 @@ def test_tables_have_data_and_censor_never_grokked_runs(built):
     assert base.grokked_fraction == 1 and 0 < base.memorisation_step < base.grok_step <= base.budget
     assert base.speedup_grok_step == pytest.approx(1.0)
     both = speed[(speed.cell == "ops~add+sub") & (speed.operation == "add")].iloc[0]
-    # the multi-task budget is twice as long: % of budget and raw steps differ by that factor
-    assert both.budget == 2 * base.budget
-    assert both.speedup_grok_pct == pytest.approx(2 * both.speedup_grok_step, rel=1e-9)
+    # full batch, unscaled: every step shows each operation its whole training set, so the three
+    # units agree (the same budget, the same addition examples per step)
+    assert both.budget == base.budget
+    assert both.speedup_grok_pct == pytest.approx(both.speedup_grok_step, rel=1e-9)
+    assert both.speedup_grok_examples == pytest.approx(both.speedup_grok_step, rel=1e-9)
     assert np.isnan(speed[(speed.cell == "ops~add+sub") & (speed.operation == "sub")].speedup_grok_step).all()
     claims = pd.read_parquet(built / "results" / "tables" / "claims.parquet").set_index("claim")
     assert np.isfinite(claims.loc["diversity", "ratio"]) and claims.loc["diversity", "verdict"] != "not run"

@@ -38,7 +38,8 @@ def ctx(tmp_path, monkeypatch):
                                                                 ("variant", "b", "sub")])])
     speedups.to_parquet(results / "tables" / "speedups.parquet")
     pd.DataFrame([{"claim": "c1", "study": "s", "variant": "b", "operation": "add", "claimed": 18.0, "ratio": 2.5,
-                   "ratio_lo": 1.5, "ratio_hi": 3.5, "grokked_fraction": 1.0, "n_seeds": 2, "verdict": "weaker"}]
+                   "ratio_lo": 1.5, "ratio_hi": 3.5, "ratio_steps": 2.0, "ratio_pct": 4.0, "grokked_fraction": 1.0,
+                   "n_seeds": 2, "verdict": "same direction, smaller"}]
                  ).to_parquet(results / "tables" / "claims.parquet")
     pd.DataFrame([{"observable": o, "runs": 3, "median_lead": 40.0 - i, "median_lead_fraction": 0.5,
                    "leads_fraction": 1.0, "sign_consistency": 1.0, "median_effect_size": 2.0, "study": study}
@@ -47,7 +48,7 @@ def ctx(tmp_path, monkeypatch):
     pd.DataFrame([{"features": f, "target": t, "metric": "m", "value": v, "runs": 4, "cells": 2, "cutoff": c}
                   for c in (0.1, 0.2, 0.3) for f, v in (("observables", 0.25), ("median", 0.5))
                   for t in ("log_grok", "grokked")]).to_parquet(results / "mechanics" / "forecast.parquet")
-    paper = {"claims": [{"name": "c1", "study": "s", "variant": "b", "operation": "add", "metric": "grok_pct",
+    paper = {"claims": [{"name": "c1", "study": "s", "variant": "b", "operation": "add", "metric": "grok_examples",
                          "claimed": 18, "description": ""}],
              "reproduced_within": 2, "confidence": 0.95, "bootstrap": 100, "bootstrap_seed": 0, "baseline": None}
     return Context(results="results", cells={"a": cell("a", ["add"]), "b": cell("b", ["add", "sub"])},
@@ -79,7 +80,7 @@ def test_table_numbers_read_their_table_and_record_it_first(ctx):
     assert by["speedups/s/a/add/n_seeds"].value == 2 and isinstance(by["speedups/s/a/add/n_seeds"].value, int)
     assert by["speedups/s/b/add/grok_step"].inputs[0] == "results/tables/speedups.parquet"
     assert "results/runs/b-0000/metrics.parquet" in by["speedups/s/b/add/grok_step"].inputs   # the runs behind it
-    assert by["ClaimCOneRatio"].value == 2.5 and by["claims/c1/verdict"].value == "weaker"
+    assert by["ClaimCOneRatio"].value == 2.5 and by["claims/c1/verdict"].value == "same direction, smaller"
     # the ranking over every study, not the first study's rows
     assert by["LeadTopObservable"].value == "z" and by["leadlag/1/observable"].value == "w"
     assert by["leadlag/2/observable"].value is None and math.isnan(by["leadlag/2/median_lead"].value)

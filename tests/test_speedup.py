@@ -6,16 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.analysis.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, WEAKER, claim_row, verdict
+from groklab.analysis.claims import (INCONCLUSIVE, NO_EFFECT, NOT_RUN, OPPOSITE, REPRODUCED, SMALLER, claim_row,
+                                     verdict)
 from groklab.paper.latex import escape, format_value, macro_name
 from groklab.analysis.phases import PHASES, locate_phases
 from groklab.analysis.speedup import censor, study_table
 from groklab.analysis.stats import mean_ci, ratio_ci
 
 
-def runs(cell, grok, mem=100, budget=1000, op="div"):
-    """runs.parquet rows of one cell: one per seed; grok None = never grokked."""
+def runs(cell, grok, mem=100, budget=1000, op="div", per_step=1.0):
+    """runs.parquet rows of one cell: one per seed; grok None = never grokked; per_step: the
+    operation's training examples per step."""
     return pd.DataFrame([{"cell": cell, "seed": i, "operation": op, "budget": budget, "eval_every": 10,
+                          "examples_per_step": per_step,
                           "memorisation_step": mem, "grok_step": np.nan if g is None else g, "grokked": g is not None,
                           "stable": g is not None, "diverged": False, "final_test_acc": 1.0 if g else 0.1}
                          for i, g in enumerate(grok)])
@@ -56,15 +59,33 @@ def test_study_table_speedups_in_steps_and_percent_of_budget():
 
 @pytest.mark.parametrize("ratio, lo, hi, claimed, base_grokked, expected", [
     (10.0, 6.0, 14.0, 8, 1.0, REPRODUCED),
-    (3.0, 2.0, 4.0, 8, 1.0, WEAKER),
-    (1.2, 0.7, 1.9, 8, 1.0, NOT_REPRODUCED),
+    (4.0, 2.0, 6.0, 8, 1.0, REPRODUCED),           # within the factor 2 of the claim
+    (3.0, 2.0, 4.0, 8, 1.0, SMALLER),
+    (1.2, 0.7, 1.9, 8, 1.0, NO_EFFECT),
+    (1.0, 1.0, 1.0, 8, 1.0, NO_EFFECT),            # an interval touching 1 is no effect
+    (0.5, 0.3, 0.8, 8, 1.0, OPPOSITE),
     (0.5, 0.3, 0.8, None, 1.0, REPRODUCED),        # "slower" claim
-    (0.9, 0.6, 1.3, None, 1.0, NOT_REPRODUCED),
+    (0.9, 0.6, 1.3, None, 1.0, NO_EFFECT),
+    (3.0, 2.0, 4.0, None, 1.0, OPPOSITE),
     (1.0, 1.0, 1.0, 8, 0.0, INCONCLUSIVE),
     (math.nan, math.nan, math.nan, 8, 1.0, NOT_RUN),
 ])
 def test_verdicts(ratio, lo, hi, claimed, base_grokked, expected):
     assert verdict(ratio, lo, hi, claimed, 2.0, base_grokked) == expected
+
+
+def test_examples_seen_is_the_fair_unit_of_multi_task_speedups():
+    """Full batch: every step shows an operation its whole training set, so examples seen is
+    steps (up to the constant) and a scaled budget would fake a speedup in % of budget. A
+    minibatch shared by N tasks with the budget scaled by N: examples seen equals % of budget."""
+    full = pd.concat([runs("base", [800] * 3, per_step=400.0), runs("both", [800] * 3, budget=2000, per_step=400.0)])
+    t = study_table(full, "s", "base", ["both"], confidence=0.95, n_boot=200, seed=0).set_index("cell")
+    assert t.loc["both", "speedup_grok_examples"] == 1 and t.loc["both", "speedup_grok_pct"] == 2
+    shared = pd.concat([runs("base", [800] * 3, per_step=128.0), runs("both", [1000] * 3, budget=2000, per_step=64.0)])
+    t = study_table(shared, "s", "base", ["both"], confidence=0.95, n_boot=200, seed=0).set_index("cell")
+    assert t.loc["both", "speedup_grok_examples"] == pytest.approx(t.loc["both", "speedup_grok_pct"]) == 1.6
+    assert t.loc["both", "speedup_grok_step"] == 0.8 and t.loc["both", "grok_examples"] == 64000
+    assert t.loc["both", "speedup_delay_examples"] == pytest.approx(700 * 128 / (900 * 64))
 
 
 def test_claim_row_reads_its_metric_and_says_not_run_without_cells():
@@ -74,6 +95,9 @@ def test_claim_row_reads_its_metric_and_says_not_run_without_cells():
              "description": ""}
     row = claim_row(claim, table, 2.0)
     assert row["ratio"] == pytest.approx(8) and row["verdict"] == REPRODUCED and row["n_seeds"] == 3
+    # the same quantity in the other units stands beside it
+    assert row["ratio_steps"] == pytest.approx(8) and row["ratio_pct"] == pytest.approx(8)
+    assert row["ratio_examples"] == pytest.approx(8)
     assert claim_row(claim | {"variant": "w"}, table, 2.0)["verdict"] == NOT_RUN
 
 

@@ -8,34 +8,47 @@ import math
 
 import pandas as pd
 
+from groklab.analysis.speedup import UNITS
+
+UNIT_NAMES = ("examples", "steps", "pct")     # the order of each UNITS family
+
 NOT_RUN = "not run"
 REPRODUCED = "reproduced"
-WEAKER = "weaker"
-NOT_REPRODUCED = "not reproduced at this scale"
+SMALLER = "same direction, smaller"
+NO_EFFECT = "no effect"
+OPPOSITE = "opposite"
 INCONCLUSIVE = "inconclusive: the baseline never grokked"
+VERDICTS = (REPRODUCED, SMALLER, NO_EFFECT, OPPOSITE)
 
 
 def verdict(ratio: float, lo: float, hi: float, claimed: float | None, within: float,
             baseline_grokked: float) -> str:
-    """Our ratio (baseline / variant) and its interval against a claimed speedup.
+    """Our ratio (baseline / variant) and its interval against a claimed speedup: one of VERDICTS.
 
-    claimed=None means the claim is that the variant is *slower* (ratio < 1).
-    A baseline that never grokked is censored at the budget, so no speedup can be measured.
+    A claimed speedup S: the interval above 1 is `reproduced` when the ratio is at least
+    S / within, else `same direction, smaller`; an interval below 1 is `opposite`; one that
+    contains 1 is `no effect`. claimed=None means the claim is that the variant is *slower*
+    (ratio < 1): an interval below 1 reproduces it, one above 1 is `opposite`. A baseline that
+    never grokked is censored at the budget, so no speedup can be measured.
     """
     if not math.isfinite(ratio):
         return NOT_RUN
     if baseline_grokked == 0:
         return INCONCLUSIVE
+    faster, slower = lo > 1, hi < 1
     if claimed is None:
-        return REPRODUCED if hi < 1 else NOT_REPRODUCED
-    if not lo > 1:
-        return NOT_REPRODUCED
-    return REPRODUCED if ratio >= claimed / within else WEAKER
+        return REPRODUCED if slower else OPPOSITE if faster else NO_EFFECT
+    if faster:
+        return REPRODUCED if ratio >= claimed / within else SMALLER
+    return OPPOSITE if slower else NO_EFFECT
 
 
 def claim_row(claim: dict, speedups: pd.DataFrame, within: float) -> dict:
-    """One claim (config paper.claims entry) + the speedup table -> its claims-table row."""
+    """One claim (config paper.claims entry) + the speedup table -> its claims-table row: the ratio
+    in the claim's metric with its interval and verdict, and the same quantity in the other two
+    units (UNITS: examples seen, steps, % of budget) beside it."""
     m = claim["metric"]
+    family = next(f for f, units in UNITS.items() if m in units)
     sel = speedups[(speedups["study"] == claim["study"]) & (speedups["operation"] == claim["operation"])]
     var, base = sel[sel["cell"] == claim["variant"]], sel[sel["role"] == "baseline"]
     row = {"claim": claim["name"], "description": claim["description"], "study": claim["study"],
@@ -43,11 +56,12 @@ def claim_row(claim: dict, speedups: pd.DataFrame, within: float) -> dict:
            "claimed": claim["claimed"] if claim["claimed"] is not None else math.nan}
     if var.empty or base.empty:
         return row | {"ratio": math.nan, "ratio_lo": math.nan, "ratio_hi": math.nan, "n_seeds": 0,
-                      "baseline": math.nan, "variant_value": math.nan, "grokked_fraction": math.nan,
-                      "verdict": NOT_RUN}
+                      **{f"ratio_{u}": math.nan for u in UNIT_NAMES}, "baseline": math.nan,
+                      "variant_value": math.nan, "grokked_fraction": math.nan, "verdict": NOT_RUN}
     v, b = var.iloc[0], base.iloc[0]
     r, lo, hi = v[f"speedup_{m}"], v[f"speedup_{m}_lo"], v[f"speedup_{m}_hi"]
     return row | {"ratio": r, "ratio_lo": lo, "ratio_hi": hi, "n_seeds": int(v["n_seeds"]),
+                  **{f"ratio_{u}": v[f"speedup_{col}"] for u, col in zip(UNIT_NAMES, UNITS[family])},
                   "baseline": b[m], "variant_value": v[m], "grokked_fraction": v["grokked_fraction"],
                   "verdict": verdict(r, lo, hi, claim["claimed"], within, b["grokked_fraction"])}
 

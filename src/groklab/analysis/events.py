@@ -8,6 +8,11 @@ import pandas as pd
 from groklab.config.cells import step_budget
 
 
+# step events also counted in examples of the operation seen (cell_events)
+EXAMPLE_EVENTS = {"memorisation_step": "memorisation_examples", "grok_step": "grok_examples",
+                  "delay": "delay_examples", "budget": "budget_examples"}
+
+
 def first_step(steps: np.ndarray, reached: np.ndarray) -> float:
     """First step where `reached` holds, NaN if never."""
     hit = np.flatnonzero(reached)
@@ -67,10 +72,22 @@ def run_events(runs: pd.DataFrame) -> pd.DataFrame:
     return g.assign(grokked=g["grok_step"].notna())
 
 
+def examples_per_step_of(config: dict) -> dict[str, float]:
+    """Operation -> its training examples per step, for a resolved cell config dict (the rule of
+    groklab.training.batches.examples_per_step)."""
+    from groklab.config.cells import CellConfig
+    from groklab.training.packs import task_examples_per_step
+
+    return task_examples_per_step(CellConfig.from_dict(config))
+
+
 def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """metrics.parquet of one cell + its resolved config -> one row per (seed, operation)."""
+    """metrics.parquet of one cell + its resolved config -> one row per (seed, operation).
+
+    The step events are also given in examples of that operation seen (`*_examples`: steps times
+    `examples_per_step`), the unit in which cells of different batch modes and task counts compare."""
     tr, ops = config["training"], config["task"]["operations"]
-    budget, rows = budget_of(config), []
+    budget, rows, per_step = budget_of(config), [], examples_per_step_of(config)
     for seed, m in metrics.sort_values("step").groupby("seed", sort=True):
         steps = m["step"].to_numpy()
         diverged = m["diverged"].to_numpy() if "diverged" in m else np.zeros(len(m), bool)
@@ -82,7 +99,8 @@ def cell_events(metrics: pd.DataFrame, config: dict) -> pd.DataFrame:
             ev = model_events(steps, m[f"train_acc{suffix}"].to_numpy(), m[f"test_acc{suffix}"].to_numpy(),
                               budget, tr["memorise_threshold"], tr["grok_threshold"])
             rows.append({"seed": int(seed), "operation": op, "n_operations": len(ops),
-                         "eval_every": tr["eval_every"], **ev,
+                         "eval_every": tr["eval_every"], **ev, "examples_per_step": per_step[op],
+                         **{name: ev[k] * per_step[op] for k, name in EXAMPLE_EVENTS.items()},
                          "diverged": bool(diverged.any()), "diverged_step": first_step(steps, diverged),
                          "intervention_fired": fired})
     return pd.DataFrame(rows)

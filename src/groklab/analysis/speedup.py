@@ -4,9 +4,12 @@ Runs that never grokked are *censored at the budget*, not dropped: their grok st
 the budget (a lower bound), so a variant that fails to grok can only look slower, never
 faster. The delay (grok step - memorisation step) is floored at one eval interval, the
 measurement resolution, so a ratio never divides by zero. Ratios are baseline / variant
-(above 1 = the variant groks sooner), in raw steps and in % of each cell's budget (a
-multi-task cell's budget is scaled by its number of tasks, which is what the seed's "18x"
-compares). Each (study, variant, operation) row is computed by `speedup_row` alone, with
+(above 1 = the variant groks sooner) in three units: examples of that operation seen (steps
+times its examples per step: the whole training set for full batch, its share of the batch for
+minibatch), raw steps, and % of each cell's budget. Examples seen is the fair unit: with a
+minibatch shared by N tasks and the budget scaled by N it equals the seed's % of budget; with
+full batch it equals steps, where scaling the budget by N would shrink % of budget N-fold with
+no real speedup (groklab.training.packs.check_step_scaling refuses that). Each (study, variant, operation) row is computed by `speedup_row` alone, with
 its own seeded bootstrap stream, so an audit can recompute one number from its inputs.
 """
 
@@ -18,7 +21,11 @@ import pandas as pd
 from groklab.seeding import derive_seed
 from groklab.analysis.stats import mean_ci, ratio_ci
 
-METRICS = ("grok_step", "grok_pct", "delay", "delay_pct")   # the censored quantities
+# the censored quantities: in examples of the operation seen (the fair unit across batch modes and
+# task counts), in steps and in % of the cell's budget
+METRICS = ("grok_examples", "grok_step", "grok_pct", "delay_examples", "delay", "delay_pct")
+# each metric's family in the three units (a claim names one; its table shows all three)
+UNITS = {"grok": ("grok_examples", "grok_step", "grok_pct"), "delay": ("delay_examples", "delay", "delay_pct")}
 
 
 def censor(runs: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +36,8 @@ def censor(runs: pd.DataFrame) -> pd.DataFrame:
     out["grok_step_c"], out["delay_c"] = grok, delay
     out["grok_pct_c"] = 100 * grok / out["budget"]
     out["delay_pct_c"] = 100 * delay / out["budget"]
+    out["grok_examples_c"] = grok * out["examples_per_step"]
+    out["delay_examples_c"] = delay * out["examples_per_step"]
     out["censored"] = ~out["grokked"]
     return out
 

@@ -259,7 +259,10 @@ def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = 
         raise ConfigError("matrix: every cell excluded (matrix.exclude drops the whole cross product of matrix.axes)")
     cells += _include_cells(config, builder, cells)
     for cell in cells if check_cell else ():
-        check_cell(cell.config, "cell")
+        try:
+            check_cell(cell.config, "cell")
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} [matrix cell {cell.name}]") from None
     studies(config, cells)
     return cells
 

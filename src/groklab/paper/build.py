@@ -15,7 +15,8 @@ from groklab.paper.targets import (CLAIMS_TEX, FIGURES_TEX, FORECAST_TEX, INTERV
                                    PROVENANCE_JSON, STUDIES_TEX, speedups_tex as speedups_file)
 from groklab.vocabulary import HMM_STATE
 
-METRIC_LABELS = {"grok_step": "grok step", "grok_pct": "grok \\%", "delay": "delay", "delay_pct": "delay \\%"}
+METRIC_LABELS = {"grok_examples": "grok", "grok_step": "grok step", "grok_pct": "grok \\%",
+                 "delay_examples": "delay", "delay": "delay", "delay_pct": "delay \\%"}
 
 
 def _not_run(ctx: Context) -> list[Number]:
@@ -44,13 +45,15 @@ def claims_tex(ctx: Context, text: dict[str, str]) -> str:
         t = {col: text[f"claims/{c['name']}/{col}"] for col in CLAIM_COLUMNS}
         rows.append([escape(c["description"] or c["name"]), METRIC_LABELS[c["metric"]],
                      "slower" if c["claimed"] is None else f"{t['claimed']}$\\times$",
-                     _with_ci(t, "ratio"), t["grokked_fraction"], t["verdict"]])
-    header = ["Claim (seed paper)", "Metric", "Seed", "Ours [CI]", "Grokked", "Verdict"]
+                     _with_ci(t, "ratio"), t["ratio_steps"], t["ratio_pct"], t["grokked_fraction"], t["verdict"]])
+    header = ["Claim (seed paper)", "Metric", "Seed", "Ours [CI]", "steps", "\\% budget", "Grokked", "Verdict"]
     level = round(100 * ctx.paper["confidence"])
     caption = (f"The seed paper's headline results against this matrix. Ours: baseline / variant of the metric "
-               f"(above 1 = faster), mean over seeds, {level}\\% bootstrap interval over seeds; never-grokked runs "
-               f"count as censored at the budget. Grokked: fraction of the variant's seeds that generalised.")
-    return table(header, rows, "p{5.2cm}llllp{2.3cm}", caption, "tab:claims")
+               f"(above 1 = faster) in examples of the operation seen (steps times its examples per step), "
+               f"mean over seeds, {level}\\% bootstrap interval over seeds; the same ratio in steps and in \\% of "
+               f"each cell's budget beside it. Never-grokked runs count as censored at the budget. Grokked: "
+               f"fraction of the variant's seeds that generalised.")
+    return table(header, rows, "p{4.4cm}lllllllp{2.0cm}", caption, "tab:claims")
 
 
 def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
@@ -60,15 +63,17 @@ def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
         for op in ctx.cells[cell]["config"]["task"]["operations"]:
             t = {k.rsplit("/", 1)[1]: v for k, v in text.items() if k.startswith(f"speedups/{study}/{cell}/{op}/")}
             rows.append([escape(cell), escape(op), t["grokked_fraction"], _with_ci(t, "grok_step"), t["grok_pct"],
-                         _with_ci(t, "delay"), _with_ci(t, "speedup_grok_step"), _with_ci(t, "speedup_grok_pct"),
-                         _with_ci(t, "speedup_delay"), t["final_test_acc"], t["stable_fraction"]])
-    header = ["Cell", "Op", "Grokked", "Grok step [CI]", "Grok \\%", "Delay [CI]", "$\\times$ steps",
-              "$\\times$ \\% budget", "$\\times$ delay", "Test acc", "Stable"]
+                         _with_ci(t, "delay"), _with_ci(t, "speedup_grok_examples"), t["speedup_grok_step"],
+                         t["speedup_grok_pct"], _with_ci(t, "speedup_delay_examples"), t["final_test_acc"],
+                         t["stable_fraction"]])
+    header = ["Cell", "Op", "Grokked", "Grok step [CI]", "Grok \\%", "Delay [CI]", "$\\times$ examples [CI]",
+              "$\\times$ steps", "$\\times$ \\% budget", "$\\times$ delay [CI]", "Test acc", "Stable"]
     caption = (f"Study \\texttt{{{escape(study)}}}{': ' + escape(desc) if desc else ''}. Means over seeds with "
                f"{round(100 * ctx.paper['confidence'])}\\% bootstrap intervals over seeds (never-grokked runs at "
                f"the budget); speedups are baseline / variant of the grok "
-               f"step (in steps and in \\% of each cell's budget) and of the delay (grok - memorisation).")
-    return "{\\setlength{\\tabcolsep}{2.5pt}\n" + table(header, rows, "llllrlllllr", caption,
+               f"step in examples of the operation seen (steps times its examples per step), in steps and in \\% of "
+               f"each cell's budget, and of the delay (grok - memorisation) in examples seen.")
+    return "{\\setlength{\\tabcolsep}{2.5pt}\n" + table(header, rows, "llllrllllllr", caption,
                                                        f"tab:speedups-{study}", fit=True) + "}\n"
 
 
@@ -125,12 +130,12 @@ def _fired(values: dict, prefix: str) -> str:
 
 
 def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[str, object]) -> str:
-    """One generated sentence per variant: its speedup (grok step, % of budget) and its direction."""
+    """One generated sentence per variant: its speedup (grok step in examples seen) and its direction."""
     base, variants, _ = ctx.studies[study]
     parts = []
     for cell in variants:
         for op in ctx.cells[cell]["config"]["task"]["operations"]:
-            key = f"speedups/{study}/{cell}/{op}/speedup_grok_pct"
+            key = f"speedups/{study}/{cell}/{op}/speedup_grok_examples"
             if key not in values or values[key] is None or values[key] != values[key]:
                 continue
             lo, hi = values[key + "_lo"], values[key + "_hi"]
@@ -139,7 +144,7 @@ def verdicts_tex(ctx: Context, study: str, text: dict[str, str], values: dict[st
                          f"{text[key]}$\\times${ci}{_fired(values, f'speedups/{study}/{cell}/{op}/')}")
     if not parts:
         return ""
-    return ("Against \\texttt{" + escape(base) + "} (grok step in \\% of budget, baseline / variant): "
+    return ("Against \\texttt{" + escape(base) + "} (grok step in examples of the operation seen, baseline / variant): "
             + "; ".join(parts) + ".")
 
 
@@ -159,26 +164,26 @@ def rule_text(rule: dict) -> str:
 
 def interventions_tex(ctx: Context, text: dict[str, str], values: dict) -> str:
     """Every intervention variant of every study: its rules, in how many seeds they fired, its
-    speedup (grok step in % of budget) with interval, and the direction in words."""
+    speedup (grok step in examples seen) with interval, and the direction in words."""
     rows = []
     for study, (base, variants, _) in ctx.studies.items():
         for cell in variants:
             rules = ctx.cells[cell]["config"]["training"]["interventions"]
             for op in ctx.cells[cell]["config"]["task"]["operations"] if rules else []:
                 key = f"speedups/{study}/{cell}/{op}/"
-                if key + "speedup_grok_pct" not in text:
+                if key + "speedup_grok_examples" not in text:
                     continue
                 n = values.get(key + "n_seeds") or 0
                 fired = values.get(key + "intervention_fired_fraction")
-                effect = direction(values[key + "speedup_grok_pct_lo"], values[key + "speedup_grok_pct_hi"])
+                effect = direction(values[key + "speedup_grok_examples_lo"], values[key + "speedup_grok_examples_hi"])
                 rows.append([escape(study), escape(cell), escape(op), "; ".join(rule_text(r) for r in rules),
                              "--" if fired is None or fired != fired else f"{round(fired * n)}/{n}",
                              text[f"speedups/{study}/{base}/{op}/grokked_fraction"], text[key + "grokked_fraction"],
-                             _with_ci(text, key + "speedup_grok_pct"), EFFECT[effect]])
-    header = ["Study", "Cell", "Op", "Rule", "Fired", "Grokked (base)", "Grokked", "$\\times$ \\% budget [CI]", "Effect"]
+                             _with_ci(text, key + "speedup_grok_examples"), EFFECT[effect]])
+    header = ["Study", "Cell", "Op", "Rule", "Fired", "Grokked (base)", "Grokked", "$\\times$ examples [CI]", "Effect"]
     caption = ("Interventions on training signals against their study's baseline: the rule (once per model, from the "
                "eval where its condition holds), the seeds in which it fired, the fraction of seeds that grokked in the "
-               "baseline and with the rule, and the speedup of the grok step in \\% of budget (baseline / variant) with "
+               "baseline and with the rule, and the speedup of the grok step in examples seen (baseline / variant) with "
                "its bootstrap interval (never-grokked runs count at the budget, so two cells that never grok compare as "
                "1); \\emph{faster} or \\emph{slower} only when the whole interval lies above or below 1.")
     return table(header, rows, "lllp{4.6cm}rrrll", caption, "tab:interventions", fit=True)

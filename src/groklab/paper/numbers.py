@@ -20,12 +20,12 @@ from groklab.paper.queries import evaluate
 
 # Claims main.tex quotes by name: always defined ("not run" when the config has no such claim).
 DEFAULT_CLAIMS = ("sgd", "diversity", "sparse", "divmul", "divadd", "divsub")
-CLAIM_COLUMNS = {"ratio": "ratio", "ratio_lo": "ratio", "ratio_hi": "ratio", "claimed": "ratio",
-                 "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text"}
+CLAIM_COLUMNS = {"ratio": "ratio", "ratio_lo": "ratio", "ratio_hi": "ratio", "ratio_steps": "ratio",
+                 "ratio_pct": "ratio", "claimed": "ratio", "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text"}
 SPEEDUP_COLUMNS = {"grokked_fraction": "frac", "stable_fraction": "frac", "grok_step": "int", "grok_step_lo": "int",
                    "grok_step_hi": "int", "grok_pct": "pct", "delay": "int", "delay_lo": "int", "delay_hi": "int",
                    "final_test_acc": "frac", "n_seeds": "int", "intervention_fired_fraction": "frac"}
-for _m in ("grok_step", "grok_pct", "delay"):
+for _m in ("grok_examples", "grok_step", "grok_pct", "delay_examples", "delay"):
     SPEEDUP_COLUMNS |= {f"speedup_{_m}": "ratio", f"speedup_{_m}_lo": "ratio", f"speedup_{_m}_hi": "ratio"}
 
 

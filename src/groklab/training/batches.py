@@ -7,6 +7,30 @@ import torch
 from groklab.seeding import generator
 
 
+def is_minibatch(batch_size: int | None, sizes: list[int]) -> bool:
+    """A cell trains on minibatches when training.batch_size is below its training set (else full batch)."""
+    return batch_size is not None and batch_size < sum(sizes)
+
+
+def block_takes(sizes: list[int], batch_size: int) -> list[int]:
+    """Examples each block gives one minibatch: B / n_blocks, at least 1, at most the block."""
+    return [min(max(1, batch_size // len(sizes)), n) for n in sizes]
+
+
+def examples_per_step(sizes: list[int], batch_size: int | None, blocks: bool) -> list[float]:
+    """Training examples of each operation that one step trains on: the unit in which groklab's
+    speedups compare cells (examples of a task seen; groklab.analysis.speedup).
+
+    Full batch: the operation's whole training set (so a full-batch cell's unit is its steps, up to
+    a constant). Minibatch in blocks (a balanced multi-task cell): its block's take. One block:
+    B times the operation's share of the training set (its expected count per batch)."""
+    if not is_minibatch(batch_size, sizes):
+        return [float(n) for n in sizes]
+    if blocks and len(sizes) > 1:
+        return [float(b) for b in block_takes(sizes, batch_size)]
+    return [batch_size * n / sum(sizes) for n in sizes]
+
+
 class Batches:
     """Yields (E, B) example indices; model e's order comes from seeds[e] alone.
 
@@ -21,7 +45,7 @@ class Batches:
     def __init__(self, seeds: list[int], groups: list[int], batch_size: int):
         self.sizes = list(groups)
         self.starts = [sum(self.sizes[:k]) for k in range(len(self.sizes))]
-        self.per_group = [min(max(1, batch_size // len(self.sizes)), n) for n in self.sizes]
+        self.per_group = block_takes(self.sizes, batch_size)
         # A single block keeps the stream name of plain minibatching ("batches").
         names = [("batches",)] if len(self.sizes) == 1 else [("batches", k) for k in range(len(self.sizes))]
         self.gens = [[generator(s, *name) for s in seeds] for name in names]   # [group][model]

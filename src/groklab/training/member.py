@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from groklab.config.cells import CellConfig
+from groklab.training.batches import is_minibatch
 from groklab.training.callbacks import Evaluation
 from groklab.training.data import Split
 from groklab.training.models import build_model
@@ -60,7 +61,7 @@ class Member:
         self.model = build_model(cell, self.seeds).to(device)     # the view; at first, the models' init
         sizes = torch.bincount(split.train_op, minlength=len(cell.task.operations)).tolist()
         self.sizes, tr = sizes, cell.training
-        self.minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
+        self.minibatch = is_minibatch(tr.batch_size, sizes)
         self.objective = Objective(cell, len(self.seeds), sizes, self.minibatch, self.data["train_op"], device)
         self.parts = Parts(parts_dir)
         self.evaluation = Evaluation(cell, self.seeds, self.model, hmm_map, map_path)

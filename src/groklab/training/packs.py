@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 
 from groklab.config.cells import CellConfig
+from groklab.training.batches import examples_per_step, is_minibatch
 from groklab.training.data import example_count
 from groklab.training.optim import filter_kinds
 from groklab.training.resources import CPU_ACTIVATION_BUDGET_FLOATS, activation_floats_per_model
@@ -54,11 +55,18 @@ def train_sizes(cell: CellConfig) -> tuple[int, ...]:
     return tuple(int(round(t.train_fraction * example_count(t, op))) for op in t.operations)
 
 
+def task_examples_per_step(cell: CellConfig) -> dict[str, float]:
+    """Operation -> training examples of it per step (groklab.training.batches.examples_per_step)."""
+    sizes = list(train_sizes(cell))
+    per_op = examples_per_step(sizes, cell.training.batch_size, cell.task.balanced)
+    return dict(zip(cell.task.operations, per_op))
+
+
 def signature(cell: CellConfig, auto_device: str = "cpu") -> str:
     """What cells of one pack share (module docstring), as a short hash."""
     t, tr, o = cell.task, cell.training, cell.optimizer
     sizes = train_sizes(cell)
-    minibatch = tr.batch_size is not None and tr.batch_size < sum(sizes)
+    minibatch = is_minibatch(tr.batch_size, list(sizes))
     fields = {
         "model": dataclasses.asdict(cell.model), "vocab": t.vocab_size, "classes": t.n_classes, "seq_len": t.seq_len,
         "train_sizes": sizes, "batch": tr.batch_size if minibatch else None,
@@ -127,3 +135,18 @@ def describe_rerun(packs: list[Pack]) -> str:
     if packs[1:]:
         text += f" and, as the matrix map is refitted, {'; '.join(one(p) for p in packs[1:])}"
     return text + ", and rebuilds what reads their runs"
+
+
+def check_step_scaling(cell: CellConfig, where: str = "") -> None:
+    """task.scale_steps_by_tasks means "each task sees as many examples as a single-task cell":
+    true for a minibatch shared by the tasks, false for full batch, where every step already shows
+    every task its whole training set and N times the steps would give each task N times the
+    examples (and shrink its % of budget N-fold with no real speedup). Refused there."""
+    from groklab.config.cells import ConfigError
+
+    n_ops = len(cell.task.operations)
+    if cell.task.scale_steps_by_tasks and n_ops > 1 and not is_minibatch(cell.training.batch_size, list(train_sizes(cell))):
+        raise ConfigError(
+            f"cell.task.scale_steps_by_tasks: true with full batch gives each of the {n_ops} operations {n_ops}x "
+            "the examples of a single-task cell (every step shows every example); set training.batch_size "
+            f"below the training set (a minibatch shared by the operations) or set it false{where}")

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 
 
-SPEEDUP_COLUMNS = ("speedup_grok_pct", "speedup_delay")
+SPEEDUP_COLUMNS = ("speedup_grok_examples", "speedup_delay_examples")   # in examples of the operation seen
 
 
 def compute(inputs) -> pd.DataFrame:
     """The variants with a speedup: (study, label, then per speedup column its value, _lo and _hi
     with a missing bound replaced by the value, so the error bar is zero on that side)."""
     table = pd.read_parquet(inputs.speedups)
-    table = table[(table["role"] == "variant") & table["speedup_grok_pct"].notna()]
+    table = table[(table["role"] == "variant") & table[SPEEDUP_COLUMNS[0]].notna()]
     out = []
     for study in dict.fromkeys(table["study"]):
         rows = table[table["study"] == study]

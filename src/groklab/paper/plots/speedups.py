@@ -1,5 +1,5 @@
 """Speedup of every study's variants over its baseline (baseline / variant, log scale) for the
-grok step in % of budget and for the delay, with bootstrap intervals; 1 = no change
+grok step and the delay in examples of the operation seen, with bootstrap intervals; 1 = no change
 (data: groklab.analysis.figure_data.speedups)."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from groklab.analysis.figure_data.speedups import SPEEDUP_COLUMNS
 from groklab.paper.plots import style
 
-BARS = (("speedup_grok_pct", "grok step (% budget)"), ("speedup_delay", "delay (steps)"))
+BARS = tuple(zip(SPEEDUP_COLUMNS, ("grok step (examples seen)", "delay (examples seen)")))
 
 
 def draw(table: pd.DataFrame, out_pdf: str) -> None:
