@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sys
 
 import pandas as pd
 import pytest
@@ -84,6 +85,7 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
                                    m.loc[m["intervention/0"]].groupby("seed")["step"].min())
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
+    check_results_in_a_notebook(workdir, runs)
     # a damaged final.pt of a cell the matrix map is fitted on: named before any job, with what a
     # rerun redoes (its pack, and map-wd's, which decodes the refitted map)
     (add,) = (workdir / "results" / "runs").glob("op~add-*")
@@ -94,3 +96,39 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
     assert damaged.returncode != 0 and len(errors) == 1, damaged.stderr[-2000:]
     assert f"results/runs/{add.name}/final.pt: damaged or changed since training" in errors[0]
     assert f"as the matrix map is refitted" in errors[0] and map_wd.name in errors[0]
+
+
+def check_results_in_a_notebook(workdir, runs):
+    """groklab.open on the run's results, and docs/explore.ipynb executed on them (nbclient)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    import groklab
+
+    res = groklab.open(workdir / "results")
+    cells = res.cells.set_index("cell")
+    assert set(cells.index) == {"op~add", "op~div", "map-wd"}
+    assert cells.loc["op~div", "op"] == "div" and cells.loc["map-wd", "op"] is None         # an include has no axis value
+    assert cells.loc["op~add", "study.division"] == "baseline" and cells.loc["map-wd", "studies"] == ""
+    assert cells.loc["op~div", "task.p"] == 13 and cells.loc["op~div", "task.operations"] == '["div"]'
+    assert len(res.runs) == len(runs) and res.runs["optimizer.lr"].notna().all()
+    acc = res.metrics(["test_acc"], cell="op~div", seeds=[1])
+    (run_dir,) = (workdir / "results" / "runs").glob("op~div-*")
+    want = pd.read_parquet(run_dir / "metrics.parquet").query("seed == 1")
+    assert set(acc.cell) == {"op~div"} and acc.test_acc.tolist() == want.test_acc.tolist()
+    obs = res.observables(["weights.trace_norm", "weights.sum_sq"], where={"task.operations": '["div"]'})
+    assert set(obs.cell) == {"op~div", "map-wd"} and obs["weights.sum_sq"].notna().any()
+    with pytest.raises(KeyError, match="no selected cell records 'weights.l3'"):
+        res.observables(["weights.l3"])
+    with pytest.raises(KeyError, match="not a column of the cells table"):
+        res.select(lr=0.01)
+    nb = nbformat.read(ROOT / "docs" / "explore.ipynb", as_version=4)
+    path = os.environ["PATH"]
+    os.environ["PATH"] = f"{os.path.dirname(sys.executable)}:{path}"      # the kernel: this environment's python
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        os.environ["PATH"] = path
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "earliest-moving observable: " in printed
+    assert sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs) == 2

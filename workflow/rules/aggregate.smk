@@ -5,15 +5,21 @@ localrules:
 
 
 rule aggregate_runs:
-    """One row per model: memorisation step, grok step, delay (also in % of budget), final accuracies,
-    Nanda et al.'s phase ends and their Fourier evidence (from observables.parquet)."""
+    """One row per model: memorisation step, grok step, delay (also in examples seen and % of
+    budget), final accuracies, Nanda et al.'s phase ends and their Fourier evidence (from
+    observables.parquet); and one row per cell: its axes, resolved config and studies (the table
+    `groklab.open` joins)."""
     input:
         metrics=all_run_files("metrics.parquet"),
         observables=all_run_files("observables.parquet"),
         configs=all_run_files("config.json"),
         code=code_files("aggregate_runs"),
     output:
-        RUNS_SUMMARY,
+        runs=RUNS_SUMMARY,
+        cells=CELLS_SUMMARY,
+    params:
+        axes={c.id: c.labels for c in CELLS.values()},
+        studies={s.name: [s.baseline.name, [v.name for v in s.variants]] for s in STUDIES.values()},
     conda:
         "../envs/groklab.yaml"
     log:

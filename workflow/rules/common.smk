@@ -27,6 +27,7 @@ CELLS, STUDIES, MAP_CELLS = MATRIX.cells, MATRIX.studies, MATRIX.map_cells
 
 RESULTS = config["results_dir"]
 RUNS_SUMMARY = f"{RESULTS}/summary/runs.parquet"
+CELLS_SUMMARY = f"{RESULTS}/summary/cells.parquet"
 
 
 HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]

@@ -41,3 +41,39 @@ def summarise_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
         ev.insert(0, "cell_id", Path(run_dir).name)
         frames.append(ev)
     return pd.concat(frames, ignore_index=True)
+
+
+def flat_config(config: dict, prefix: str = "") -> dict:
+    """A resolved cell config as dotted scalar columns ("optimizer.lr": 0.01); a list or mapping
+    value (operations, betas, filters, interventions) as its JSON text, so every column is a scalar."""
+    out = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:          # a section or a sub-object (schedule, observables)
+            out |= flat_config(value, f"{name}.")
+        else:
+            out[name] = json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+    return out
+
+
+def cells_table(run_dirs: list[str | Path], axes: dict[str, dict[str, str]],
+                studies: dict[str, tuple[str, list[str]]]) -> pd.DataFrame:
+    """One row per cell: id, name, hash, every matrix axis's value label (None for an include),
+    every resolved config value (flat_config), `operations` ("div+mul"), and per study its role
+    (`study.<name>`: baseline / variant / None) with `studies`, the cell's studies comma-joined.
+
+    axes: cell id -> {axis: value label}; studies: name -> (baseline name, variant names)."""
+    axis_names = list(dict.fromkeys(a for labels in axes.values() for a in labels))
+    rows = []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        record = json.loads((run_dir / "config.json").read_text())
+        name, labels = record["name"], axes.get(run_dir.name, {})
+        roles = {s: "baseline" if name == base else "variant" if name in variants else None
+                 for s, (base, variants) in studies.items()}
+        rows.append({"cell_id": run_dir.name, "cell": name, "cell_hash": record["hash"],
+                     **{a: labels.get(a) for a in axis_names},
+                     "operations": "+".join(record["config"]["task"]["operations"]),
+                     "studies": ",".join(s for s, role in roles.items() if role),
+                     **{f"study.{s}": role for s, role in roles.items()}, **flat_config(record["config"])})
+    return pd.DataFrame(rows)
