@@ -61,3 +61,14 @@ def copy_workflow(dest: Path, extra: tuple[str, ...] = ()) -> Path:
     (dest / "paper").mkdir(exist_ok=True)
     shutil.copy(ROOT / "paper" / "main.tex", dest / "paper" / "main.tex")
     return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole workflow run once on tests/data/tiny.yaml (a few minutes), shared by the tests
+    that read its results; a test that damages them works on a copy."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny-run"))
+    shutil.copy(ROOT / "tests" / "data" / "tiny.yaml", workdir / "tiny.yaml")
+    out = run_cli("snakemake", "--cores", "2", "--configfile", "tiny.yaml", cwd=workdir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return workdir

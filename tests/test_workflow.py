@@ -53,10 +53,8 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir, yaml_text, key)
     assert not (workdir / "results").exists()
 
 
-def test_whole_dag_runs_and_writes_runs_parquet(workdir):
-    shutil.copy(ROOT / "tests" / "data" / "tiny.yaml", workdir / "tiny.yaml")
-    out = snakemake("--configfile", "tiny.yaml", cwd=workdir)
-    assert out.returncode == 0, out.stderr[-3000:]
+def test_whole_dag_runs_and_writes_runs_parquet(tiny_run):
+    workdir = tiny_run
     runs = pd.read_parquet(workdir / "results" / "summary" / "runs.parquet")
     assert len(runs) == 6 and set(runs.cell) == {"op~add", "op~div", "map-wd"}
     expected = {"cell_id", "seed", "memorisation_step", "grok_step", "delay", "final_test_acc", "grok_pct"}
@@ -85,7 +83,12 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
                                    m.loc[m["intervention/0"]].groupby("seed")["step"].min())
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
-    check_results_in_a_notebook(workdir, runs)
+
+
+def test_a_damaged_final_pt_is_named_before_any_job(tiny_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    (map_wd,) = (workdir / "results" / "runs").glob("map-wd-*")
     # a damaged final.pt of a cell the matrix map is fitted on: named before any job, with what a
     # rerun redoes (its pack, and map-wd's, which decodes the refitted map)
     (add,) = (workdir / "results" / "runs").glob("op~add-*")
@@ -98,13 +101,15 @@ def test_whole_dag_runs_and_writes_runs_parquet(workdir):
     assert f"as the matrix map is refitted" in errors[0] and map_wd.name in errors[0]
 
 
-def check_results_in_a_notebook(workdir, runs):
+def test_results_in_a_notebook(tiny_run):
     """groklab.open on the run's results, and docs/explore.ipynb executed on them (nbclient)."""
     import nbformat
     from nbclient import NotebookClient
 
     import groklab
 
+    workdir = tiny_run
+    runs = pd.read_parquet(workdir / "results" / "summary" / "runs.parquet")
     res = groklab.open(workdir / "results")
     cells = res.cells.set_index("cell")
     assert set(cells.index) == {"op~add", "op~div", "map-wd"}

@@ -57,6 +57,14 @@ def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_table(path, df: pd.DataFrame) -> None:
+    """A table as Parquet (what the pipeline reads) and, beside it, as CSV (what the HTML report
+    shows: a browser cannot display Parquet)."""
+    write_parquet(path, df)
+    with atomic_path(Path(path).with_suffix(".csv")) as tmp:
+        df.to_csv(tmp, index=False)
+
+
 def write_parquet(path, df: pd.DataFrame, metadata: dict | None = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -14,7 +14,7 @@ obs, metrics = load_inputs(snakemake.input.observables, snakemake.input.metrics,
 runs = pd.read_parquet(snakemake.input.runs)
 changes, ranking = leadlag_tables(obs, runs, snakemake.params.studies)
 io.write_parquet(snakemake.output.changes, changes)
-io.write_parquet(snakemake.output.leadlag, ranking)
+io.write_table(snakemake.output.leadlag, ranking)
 # the state-occupancy forecast refits the matrix map's K states in every fold (groklab.analysis.forecast);
 # without a matrix map (no cell records observables) that feature set is left out
 hmm, hmm_obs = snakemake.params.hmm, None
@@ -22,6 +22,6 @@ if hmm is not None:
     hmm = hmm | {"K": json.load(open(snakemake.input.matrix_map))["K"]}
     hmm_obs = hmm_inputs(snakemake.input.observables, cells, hmm["features"])
 errors, weights = forecast_tables(obs, metrics, runs, snakemake.params.memorise_threshold, hmm, hmm_obs)
-io.write_parquet(snakemake.output.forecast, errors)
+io.write_table(snakemake.output.forecast, errors)
 io.write_parquet(snakemake.output.weights, weights)
 print(f"{len(changes)} (run, observable) change points; forecast rows: {len(errors)}", file=sys.stderr)

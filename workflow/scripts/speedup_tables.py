@@ -11,6 +11,6 @@ from groklab.analysis.speedup import speedup_tables
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 paper = snakemake.params.paper
 speedups = speedup_tables(pd.read_parquet(snakemake.input.runs), snakemake.params.studies, paper)
-io.write_parquet(snakemake.output.speedups, speedups)
-io.write_parquet(snakemake.output.claims, claims_table(paper["claims"], speedups, paper["reproduced_within"]))
+io.write_table(snakemake.output.speedups, speedups)
+io.write_table(snakemake.output.claims, claims_table(paper["claims"], speedups, paper["reproduced_within"]))
 print(f"{len(speedups)} speedup rows, {len(paper['claims'])} claims", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 
 from groklab.analysis.figure_data.speedups import SPEEDUP_COLUMNS
 from groklab.paper.plots import style
@@ -27,6 +28,11 @@ def draw(table: pd.DataFrame, out_pdf: str) -> None:
                    color=style.PALETTE[j], label=name, error_kw={"lw": 0.7})
         ax.axhline(1, color="0.3", lw=0.7)
         ax.set_yscale("log")
+        # at least 0.5x..2x, so a bar of 1 (no effect) is not stretched into a feature; plain ticks
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(lo, 0.5), max(hi, 2.0))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xticks(x, rows["label"].tolist(), fontsize=6)
         ax.set_title(study)
         ax.set_ylabel("speedup (baseline / variant)")
