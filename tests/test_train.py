@@ -1,6 +1,8 @@
+import pytest
 import pandas as pd
 import yaml
 
+from groklab.config.cells import ConfigError
 from groklab.training.job import train_cell
 from conftest import kill_after_first_checkpoint, tiny_cell
 
@@ -82,9 +84,14 @@ def test_multitask_balanced_minibatch_reports_each_operation(tmp_path):
 
 
 def test_scaled_budget_trains_steps_times_operations(tmp_path):
-    cell = tiny_cell(task={"operations": ["add", "sub"], "scale_steps_by_tasks": True}, training={"steps": 30})
+    # a minibatch shared by the operations (full batch refuses the scaling: groklab.training.packs)
+    cell = tiny_cell(task={"operations": ["add", "sub"], "scale_steps_by_tasks": True},
+                     training={"steps": 30, "batch_size": 16})
     m = train_cell(cell, tmp_path, progress=False)
     assert cell.total_steps == 60 and m.step.max() == 60
+    full = tiny_cell(task={"operations": ["add", "sub"], "scale_steps_by_tasks": True}, training={"steps": 30})
+    with pytest.raises(ConfigError, match="scale_steps_by_tasks: true with full batch"):
+        train_cell(full, tmp_path / "full", progress=False)
 
 
 def test_diverged_model_is_flagged_and_the_others_are_untouched(tmp_path):
