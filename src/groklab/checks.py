@@ -10,14 +10,7 @@ from dataclasses import dataclass
 
 from groklab.analysis.claims import check_paper
 from groklab.config.matrix import Cell, Study, check_hmm, check_map_states, expand, map_cells, studies
-from groklab.training.observables import check_signals
-from groklab.training.packs import check_step_scaling
-
-
-def check_cell(cell, prefix: str) -> None:
-    """The checks of one cell that need layers above config: signal names, the step scaling."""
-    check_signals(cell, prefix)
-    check_step_scaling(cell)
+from groklab.training.packs import check_trainable
 
 
 def check_hmm_features(hmm: dict) -> None:
@@ -66,7 +59,7 @@ class Matrix:
 
 def check_config(config: dict) -> Matrix:
     """Expand and check `config` (defaults filled in place); ConfigError naming the key."""
-    cells = {cell.id: cell for cell in expand(config, check_cell=check_cell)}
+    cells = {cell.id: cell for cell in expand(config, check_cell=check_trainable)}
     found = {s.name: s for s in studies(config, list(cells.values()))}
     # The matrix training map is fitted on every cell except those whose interventions react to it
     # (hmm_state rules), which train after it.

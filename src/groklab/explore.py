@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as ds
 
-from groklab.maps.features import feature_matrix
+from groklab.maps.features import feature_matrix, feature_sources
 
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
@@ -61,9 +61,10 @@ class Results:
         for cell in self.select(where, **cell_columns).itertuples():
             ops = [op for op in cell.operations.split("+") if operations is None or op in operations]
             multi = "+" in cell.operations
+            dataset = ds.dataset(self.root / "runs" / cell.cell_id / "metrics.parquet", format="parquet")
             for op in ops:
                 names = {f"{c}/{op}" if multi else c: c for c in columns}
-                table = self._read(f"runs/{cell.cell_id}/metrics.parquet", list(names), seeds)
+                table = self._read(dataset, list(names), seeds)
                 frames.append(table.rename(columns=names).assign(cell_id=cell.cell_id, cell=cell.cell, operation=op))
         return _tidy(frames, ["cell_id", "cell", "seed", "step", "operation", *columns])
 
@@ -75,12 +76,11 @@ class Results:
         evals an expensive one skips; KeyError for a name that no selected cell records."""
         frames, found = [], set()
         for cell in self.select(where, **cell_columns).itertuples():
-            name = f"runs/{cell.cell_id}/observables.parquet"
-            have = ds.dataset(self.root / name, format="parquet").schema.names
-            parts = {c: [h for h in have if h == c or h.startswith(c + "[")] for c in columns}
+            dataset = ds.dataset(self.root / "runs" / cell.cell_id / "observables.parquet", format="parquet")
+            parts = {c: feature_sources(dataset.schema.names, c) for c in columns}
             present = [c for c, cols in parts.items() if cols]
             found |= set(present)
-            table = self._read(name, sorted({h for c in present for h in parts[c]}), seeds)
+            table = self._read(dataset, sorted({h for c in present for h in parts[c]}), seeds)
             values = feature_matrix(table, present).assign(**{c: float("nan") for c in columns if c not in present})
             frames.append(pd.concat([table[["seed", "step"]], values], axis=1).assign(cell_id=cell.cell_id, cell=cell.cell))
         if frames and (unknown := [c for c in columns if c not in found]):
@@ -88,13 +88,13 @@ class Results:
                            "lists the observables")
         return _tidy(frames, ["cell_id", "cell", "seed", "step", *columns])
 
-    def _read(self, name: str, columns: list[str], seeds) -> pd.DataFrame:
+    @staticmethod
+    def _read(dataset: ds.Dataset, columns: list[str], seeds) -> pd.DataFrame:
         """seed, step and `columns` of one Parquet file, rows of `seeds` only (pyarrow pushes the
         filter down to the row groups)."""
-        dataset = ds.dataset(self.root / name, format="parquet")
         absent = [c for c in columns if c not in dataset.schema.names]
         if absent:
-            raise KeyError(f"{self.root / name}: no column {absent[0]!r}")
+            raise KeyError(f"{dataset.files[0]}: no column {absent[0]!r}")
         flt = ds.field("seed").isin(list(seeds)) if seeds is not None else None
         return dataset.to_table(columns=["seed", "step", *columns], filter=flt).to_pandas()
 

@@ -57,11 +57,16 @@ def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def csv_copy(path) -> str:
+    """Where write_table puts the CSV copy of the Parquet table at `path`."""
+    return str(Path(path).with_suffix(".csv"))
+
+
 def write_table(path, df: pd.DataFrame) -> None:
     """A table as Parquet (what the pipeline reads) and, beside it, as CSV (what the HTML report
     shows: a browser cannot display Parquet)."""
     write_parquet(path, df)
-    with atomic_path(Path(path).with_suffix(".csv")) as tmp:
+    with atomic_path(csv_copy(path)) as tmp:
         df.to_csv(tmp, index=False)
 
 

@@ -42,8 +42,8 @@ rule mechanics:
         leadlag=f"{RESULTS}/mechanics/leadlag.parquet",
         forecast=f"{RESULTS}/mechanics/forecast.parquet",
         # CSV copies for the HTML report (io.write_table), which cannot show Parquet
-        leadlag_csv=report(f"{RESULTS}/mechanics/leadlag.csv", caption="../report/leadlag-table.rst", category="Tables"),
-        forecast_csv=report(f"{RESULTS}/mechanics/forecast.csv", caption="../report/forecast-table.rst", category="Tables"),
+        leadlag_csv=report(csv_copy(f"{RESULTS}/mechanics/leadlag.parquet"), caption="../report/leadlag-table.rst", category="Tables"),
+        forecast_csv=report(csv_copy(f"{RESULTS}/mechanics/forecast.parquet"), caption="../report/forecast-table.rst", category="Tables"),
         weights=f"{RESULTS}/mechanics/forecast_weights.parquet",
     params:
         cells={c.id: c.name for c in CELLS.values()},

@@ -9,6 +9,7 @@ from snakemake.utils import min_version
 
 from groklab.checks import check_config, load_workflow_config
 from groklab.dag import code_inputs
+from groklab.io import csv_copy
 from groklab.config.cells import ConfigError
 from groklab.config.matrix import cell_record
 

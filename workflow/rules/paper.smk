@@ -16,8 +16,8 @@ rule speedup_tables:
         speedups=SPEEDUPS,
         claims=CLAIMS,
         # CSV copies for the HTML report (io.write_table), which cannot show Parquet
-        speedups_csv=report(SPEEDUPS.replace(".parquet", ".csv"), caption="../report/speedups-table.rst", category="Tables"),
-        claims_csv=report(CLAIMS.replace(".parquet", ".csv"), caption="../report/claims-table.rst", category="Tables"),
+        speedups_csv=report(csv_copy(SPEEDUPS), caption="../report/speedups-table.rst", category="Tables"),
+        claims_csv=report(csv_copy(CLAIMS), caption="../report/claims-table.rst", category="Tables"),
     params:
         studies={s.name: (s.baseline.name, [v.name for v in s.variants]) for s in STUDIES.values()},
         paper=config["paper"],

@@ -9,8 +9,8 @@ times its examples per step: the whole training set for full batch, its share of
 minibatch), raw steps, and % of each cell's budget. Examples seen is the fair unit: with a
 minibatch shared by N tasks and the budget scaled by N it equals the seed's % of budget; with
 full batch it equals steps, where scaling the budget by N would shrink % of budget N-fold with
-no real speedup (groklab.training.packs.check_step_scaling refuses that). Each (study, variant, operation) row is computed by `speedup_row` alone, with
-its own seeded bootstrap stream, so an audit can recompute one number from its inputs.
+no real speedup (groklab.training.packs.check_step_scaling refuses that). Each (study, variant,
+operation) row is computed by `speedup_row` alone, with its own seeded bootstrap stream, so an audit can recompute one number from its inputs.
 """
 
 from __future__ import annotations

@@ -28,8 +28,7 @@ from groklab.training.data import make_split
 from groklab.training.loop import PackRun
 from groklab.training.maploader import load_training_map
 from groklab.training.member import Member
-from groklab.training.observables import check_signals
-from groklab.training.packs import check_step_scaling, pack_capacity, signature
+from groklab.training.packs import check_trainable, pack_capacity, signature
 from groklab.training.resources import resolve_device, tune_allocator
 from groklab.training.rundir import RESULTS_FORMAT, file_records
 
@@ -86,8 +85,7 @@ def train_pack(jobs: list[CellJob], pack_dir: str | Path, progress: bool = True,
     cell's outputs. `pack` (id, hash, cells) goes into each config.json's provenance. Returns
     out directory -> metrics."""
     for job in jobs:
-        check_signals(job.cell)         # a trigger naming no observable is refused before any step
-        check_step_scaling(job.cell)
+        check_trainable(job.cell)       # e.g. a trigger naming no observable: refused before any step
     check_pack(jobs)
     maps = {str(j.out): load_training_map(hmm_map, j.cell) for j in jobs}
     tune_allocator()

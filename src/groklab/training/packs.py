@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from groklab.config.cells import CellConfig
 from groklab.training.batches import examples_per_step, is_minibatch
 from groklab.training.data import example_count
+from groklab.training.observables import check_signals
 from groklab.training.optim import filter_kinds
 from groklab.training.resources import CPU_ACTIVATION_BUDGET_FLOATS, activation_floats_per_model
 
@@ -137,7 +138,7 @@ def describe_rerun(packs: list[Pack]) -> str:
     return text + ", and rebuilds what reads their runs"
 
 
-def check_step_scaling(cell: CellConfig, where: str = "") -> None:
+def check_step_scaling(cell: CellConfig) -> None:
     """task.scale_steps_by_tasks means "each task sees as many examples as a single-task cell":
     true for a minibatch shared by the tasks, false for full batch, where every step already shows
     every task its whole training set and N times the steps would give each task N times the
@@ -149,4 +150,11 @@ def check_step_scaling(cell: CellConfig, where: str = "") -> None:
         raise ConfigError(
             f"cell.task.scale_steps_by_tasks: true with full batch gives each of the {n_ops} operations {n_ops}x "
             "the examples of a single-task cell (every step shows every example); set training.batch_size "
-            f"below the training set (a minibatch shared by the operations) or set it false{where}")
+            "below the training set (a minibatch shared by the operations) or set it false")
+
+
+def check_trainable(cell: CellConfig, prefix: str = "cell") -> None:
+    """The checks of one cell that need training's knowledge (the observables registry, the
+    training set sizes), run by the workflow before any job and by a job before its first step."""
+    check_signals(cell, prefix)
+    check_step_scaling(cell)
