@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install groklab with its dependencies (idempotent).
+# Create .venv and install groklab with its dependencies, and TeX Live for the paper (idempotent).
 # CPU machines get torch's CPU build: `pip install torch==2.13.0` takes the local CPU wheel
 # where pip is configured with one; elsewhere set TORCH_INDEX_URL (e.g. PyTorch's CPU index)
 # so that no multi-GB CUDA build is pulled onto a machine without a GPU.
@@ -18,4 +18,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 "${PIP[@]}" -e ".[test]"
+# TeX Live for paper/main.pdf (the list is scripts/tex-packages.txt, shared with .ci/run): installed
+# with apt-get as root or passwordless sudo; elsewhere the exact command is printed and setup goes on.
+bash scripts/install-tex.sh
 .venv/bin/python -c "import groklab, torch; print(f'groklab {groklab.__version__} ready (torch {torch.__version__}, cuda={torch.cuda.is_available()})')"
