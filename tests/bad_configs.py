@@ -1,4 +1,4 @@
-"""The bad-config table (tests/test_bad_configs.py): workflow configs written from the README and
+"""The bad-config table (tests/test_bad_configs.py): workflow configs written from the docs and
 the schema the way a user gets them wrong, each with the one line that must refuse it.
 
 A case is (id, YAML text, expected message part). Cases that need a matrix or a study start from

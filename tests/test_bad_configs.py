@@ -69,8 +69,8 @@ def test_both_paths_refuse_with_the_same_line(tmp_path, capsys, case_id, text, m
 @pytest.mark.slow
 @pytest.mark.parametrize("case_id", HELD_OUT)
 def test_real_snakemake_refuses_before_any_job(tmp_path, case_id):
-    """Plain `snakemake -n` where Snakemake can read the file; `groklab snakemake -n` (README: Bad
-    input) for the files it cannot, whose own error would name no line."""
+    """Plain `snakemake -n` where Snakemake can read the file; `groklab snakemake -n`
+    (docs/configuration.md) for the files it cannot, whose own error would name no line."""
     _, text, message = BY_ID[case_id]
     workdir = copy_workflow(tmp_path)
     (workdir / "bad.yaml").write_text(text)

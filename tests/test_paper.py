@@ -17,7 +17,7 @@ from conftest import ROOT, copy_workflow, run_cli
 pytestmark = pytest.mark.slow
 LATEX = shutil.which("latexmk") is not None
 if os.environ.get("GROKLAB_REQUIRE_LATEX") == "1" and not LATEX:
-    raise RuntimeError("GROKLAB_REQUIRE_LATEX=1 but latexmk is not installed (README: Paper)")
+    raise RuntimeError("GROKLAB_REQUIRE_LATEX=1 but latexmk is not installed (docs/paper.md: TeX)")
 
 
 def workflow_copy(dest):

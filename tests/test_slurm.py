@@ -1,4 +1,4 @@
-"""The pipeline through a real Slurm: `snakemake --cores 8 --profile slurm` as the README says.
+"""The pipeline through a real Slurm: `snakemake --cores 8 --profile slurm` as docs/cluster.md says.
 
 Needs a Slurm that takes jobs on this machine (`bash scripts/slurm-local.sh up`, as .ci/run
 does); without one the Slurm tests are skipped, saying why. Every run works in a copy of

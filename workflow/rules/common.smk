@@ -18,7 +18,7 @@ min_version("8.0")
 try:
     # Snakemake's own YAML loader keeps the last of a key given twice: read each config file again
     # with groklab's, which refuses it with the line (a --configfile that Snakemake cannot parse at
-    # all fails before this Snakefile runs: `groklab snakemake` reads it first, README: Bad input)
+    # all fails before this Snakefile runs: `groklab snakemake` reads it first, docs/configuration.md)
     for path in workflow.configfiles:
         load_workflow_config(path)
     MATRIX = check_config(config)
@@ -83,12 +83,12 @@ SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
 NUMBERS_OUTPUTS = PAPER_OUT.numbers_outputs
 FIGURE_PDFS = PAPER_OUT.figure_pdfs
-# latexmk from Debian's TeX Live (README: Paper); without it the paper's sources are still generated.
+# latexmk from Debian's TeX Live (docs/paper.md: TeX); without it the paper's sources are still generated.
 LATEX = shutil.which("latexmk") is not None and os.environ.get("GROKLAB_LATEX", "1") != "0"
 PAPER_TARGETS = NUMBERS_OUTPUTS + FIGURE_PDFS + ([f"{PAPER}/main.pdf"] if LATEX else [])
 if not LATEX:
     print(f"groklab: latexmk not found (or GROKLAB_LATEX=0): {PAPER}/main.pdf is skipped; its sources are "
-          f"generated under {GENERATED} (README: Paper lists the TeX packages)", file=sys.stderr)
+          f"generated under {GENERATED} (docs/paper.md lists the TeX packages)", file=sys.stderr)
 
 
 # The figure rules (figures.smk): what a figure job reads, its params.
