@@ -7,10 +7,12 @@ observables registry (training), the HMM settings (maps) and the paper's claims 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from groklab.analysis.claims import check_paper
 from groklab.config.matrix import Cell, Study, check_hmm, check_map_states, expand, map_cells, studies
-from groklab.training.packs import check_trainable
+from groklab.training.packs import Pack, check_trainable, describe_rerun, retrained_with
+from groklab.training.rundir import run_status
 
 
 def check_hmm_features(hmm: dict) -> None:
@@ -55,6 +57,19 @@ class Matrix:
     cells: dict[str, Cell]
     studies: dict[str, Study]
     map_cells: list[Cell]
+
+    @property
+    def map_readers(self) -> set[str]:
+        """Ids of the cells whose interventions read the matrix training map (hmm_state rules)."""
+        return {c.id for c in self.cells.values() if c.config.reads_training_map}
+
+    def run_states(self, packs: list[Pack], runs: Path) -> dict[str, tuple[str, str | None]]:
+        """Cell id -> (done / partial / missing / damaged, the problem of a damaged run naming the
+        file and what Snakemake retrains once it is deleted), for the run directories under `runs`."""
+        fitted = {c.id for c in self.map_cells}
+        return {c.id: run_status(runs / c.id, c.config_hash,
+                                 describe_rerun(retrained_with(c.id, packs, fitted, self.map_readers)))
+                for c in self.cells.values()}
 
 
 def check_config(config: dict) -> Matrix:

@@ -7,29 +7,47 @@ from __future__ import annotations
 import argparse
 import sys
 
-
+import groklab
 from groklab.config.cells import ConfigError, load_cell_file
 
 
 def _train(args) -> int:
     from groklab.training.job import train_cell
 
-    cell = load_cell_file(args.config)
-    if args.steps is not None:
-        cell = cell.replace_training(steps=args.steps)
-    metrics = train_cell(cell, args.out, progress=not args.quiet, name=args.name, hmm_map=args.hmm_map)
+    overrides = tuple(args.set) + ((f"training.steps={args.steps}",) if args.steps is not None else ())
+    cell = load_cell_file(args.config, overrides)   # --steps is one more override, checked with the rest
+    board = args.tensorboard or f"{args.out}/tensorboard"
+    metrics = train_cell(cell, args.out, progress=not args.quiet, name=args.name, hmm_map=args.hmm_map, board=board)
     last = metrics.groupby("seed").tail(1)
     print(last.to_string(index=False))
     return 0
 
 
 def _cells(args) -> int:
+    """A table of the config's cells: id, matrix axes (or the include's name), seeds, and the state of
+    its run directory under --results (done / partial / missing / damaged, with the problem below)."""
+    from pathlib import Path
+
+    from tabulate import tabulate
+
     from groklab.checks import check_config, load_workflow_config
+    from groklab.training.packs import form_packs
+    from groklab.training.rundir import RUN_STATUSES
 
     raw = load_workflow_config(args.config)
-    for cell in check_config(raw).cells.values():
-        print(f"{cell.id}\t{len(cell.config.training.seeds)} seeds")
-    return 0
+    matrix = check_config(raw)
+    runs = Path(args.results or raw["results_dir"]) / "runs"
+    packs = form_packs({cell_id: cell.config for cell_id, cell in matrix.cells.items()}, args.device)
+    states = matrix.run_states(packs, runs)
+    rows = [(cell.id, " ".join(f"{axis}={label}" for axis, label in cell.axis_labels) or f"include {cell.name}",
+             ",".join(map(str, cell.config.training.seeds)), states[cell.id][0]) for cell in matrix.cells.values()]
+    problems = [problem for _, problem in states.values() if problem]
+    print(tabulate(rows, headers=("cell", "axes", "seeds", "status"), tablefmt="plain"))
+    counts = {s: sum(r[3] == s for r in rows) for s in RUN_STATUSES}
+    print(f"{len(rows)} cells in {runs}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for problem in problems:
+        print(f"groklab: results error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _packs(args) -> int:
@@ -181,18 +199,29 @@ def main(argv: list[str] | None = None) -> int:
 
         reexec_with_single_arena()
     parser = argparse.ArgumentParser(prog="groklab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"groklab {groklab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train every seed of one cell (a cell config: YAML or JSON)")
     tr.add_argument("--config", required=True, help="cell config file (keys task, model, optimizer, init, training)")
     tr.add_argument("--out", required=True, help="output directory (metrics.parquet, config.json, final.pt)")
     tr.add_argument("--name", default="", help="readable cell name stored with the results")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one key of the cell config (dotted, value read as YAML), e.g. --set optimizer.lr=1e-3 "
+                         "--set training.seeds=[0,1]; checked with the file, like a key written in it")
     tr.add_argument("--steps", type=int, default=None, help="override training.steps")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--tensorboard", default=None, metavar="DIR",
+                    help="live curves: event files under DIR/seed<k> (default OUT/tensorboard; "
+                         "training.tensorboard.enabled: false writes none)"),
     tr.add_argument("--hmm-map", default=None,
                     help="training map (model.json) for hmm_state interventions, e.g. results/hmm/_matrix/model.json")
     tr.set_defaults(func=_train)
-    cl = sub.add_parser("cells", help="list the cells a workflow config expands to")
+    cl = sub.add_parser("cells", help="the cells a workflow config expands to, and which are trained (done / partial / "
+                        "missing / damaged)")
     cl.add_argument("--config", default="config.yaml")
+    cl.add_argument("--results", default=None, help="results directory (default: the config's results_dir)")
+    cl.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="what training.device: auto means (the packs a damaged run's rerun retrains)")
     cl.set_defaults(func=_cells)
     pk = sub.add_parser("packs", help="list the packs (cells trained as one ensemble) of a workflow config")
     pk.add_argument("--config", default="config.yaml")

@@ -11,3 +11,14 @@ GROKFAST = ("grokfast_ema", "grokfast_ma")   # the filters whose strength (lamb)
 # An HMM map whose chosen K is the largest K tried: said in its selection figure and the paper's
 # sentence, never reported as a finding (groklab.analysis.hmm.select_k flags it)
 HMM_BOUNDARY = "boundary: raise hmm.k_max"
+
+# The events' rule: a model has memorised an operation at the first eval where its train accuracy
+# is at least training.memorise_threshold, and generalised (grokked) at the first where its test
+# accuracy is at least training.grok_threshold. groklab.analysis.events finds them in
+# metrics.parquet; training reads the same rule for early stop and the live TensorBoard events.
+EVENTS = ("memorisation_step", "grok_step")
+
+
+def reached(accuracy, threshold):
+    """accuracy (a float, an array or a tensor) -> where it counts as at the threshold."""
+    return accuracy >= threshold

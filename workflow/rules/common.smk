@@ -33,7 +33,7 @@ CELLS_SUMMARY = f"{RESULTS}/summary/cells.parquet"
 
 HMM_OUTPUTS = [f"{RESULTS}/hmm/{s}/{f}" for s in STUDIES for f in ("detours.parquet", "model.json")]
 MATRIX_MAP = f"{RESULTS}/hmm/_matrix"
-MAP_READERS = {c.id for c in CELLS.values() if c.config.reads_training_map}
+MAP_READERS = MATRIX.map_readers
 # no cell records observables (e.g. a calibration matrix): no matrix map, no state-occupancy forecast
 MATRIX_MAP_FILES = {"matrix_map": f"{MATRIX_MAP}/model.json"} if MAP_CELLS else {}
 

@@ -1,9 +1,9 @@
 import os
 import shutil
 import sys
+from pathlib import Path
 
-from groklab.training.packs import describe_rerun, form_packs, retrained_with, train_sizes
-from groklab.training.rundir import run_dir_problem
+from groklab.training.packs import form_packs, train_sizes
 
 # Which cells train on a GPU, for their job resources. `training.device: auto` means cuda where
 # GROKLAB_AUTO_DEVICE=cuda (e.g. on a cluster login node without a GPU: the jobs go to GPU nodes)
@@ -16,9 +16,7 @@ if AUTO_DEVICE not in ("cuda", "cpu"):
 PACKS = form_packs({cell_id: cell.config for cell_id, cell in CELLS.items()}, AUTO_DEVICE)
 # Finished runs that cannot be trusted (truncated or damaged file, another cell's results, older
 # code) stop the workflow here, before any job, naming the file and what a rerun redoes.
-RUN_PROBLEMS = [p for c in CELLS.values() if (p := run_dir_problem(
-    f"{RESULTS}/runs/{c.id}", c.config_hash,
-    describe_rerun(retrained_with(c.id, PACKS, {m.id for m in MAP_CELLS}, MAP_READERS))))]
+RUN_PROBLEMS = [p for _, p in MATRIX.run_states(PACKS, Path(RESULTS) / "runs").values() if p]
 if RUN_PROBLEMS:
     sys.exit("\n".join(f"groklab: results error: {p}" for p in RUN_PROBLEMS))
 # Slurm placement of GPU training jobs (profiles/slurm): a GPU partition and GPU model where the
@@ -72,6 +70,8 @@ for pack in PACKS:
             pack=pack.record(),
             cells=[cell_record(CELLS[cell_id]) for cell_id in pack.cells],
             pack_dir=f"{RESULTS}/packs/{pack.id}",
+            # live curves: results/tensorboard/<cell id>/seed<k>/ (a view; not an output)
+            tensorboard=f"{RESULTS}/tensorboard",
         threads: 4 if pack.device == "cuda" else 1
         # the most work first (model-steps x training examples): the long poles start at once
         priority: pack_work(pack)

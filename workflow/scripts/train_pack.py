@@ -18,7 +18,8 @@ if any({r["name"], r["id"]} & failing for r in records):
     raise RuntimeError(f"GROKLAB_FAIL_CELLS: injected failure in pack {snakemake.params.pack['id']}")
 # where this job ran: the Slurm job id when it went through Slurm (None on a local run)
 provenance = {"rule": snakemake.rule, "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "host": os.uname().nodename}
-jobs = [CellJob(CellConfig.from_dict(r["config"]), Path(out).parent, r["name"], r["id"])
+jobs = [CellJob(CellConfig.from_dict(r["config"]), Path(out).parent, r["name"], r["id"],
+                Path(snakemake.params.tensorboard) / r["id"])
         for r, out in zip(records, snakemake.output.metrics)]
 # the matrix training map, for cells whose interventions react to its states
 train_pack(jobs, snakemake.params.pack_dir, provenance=provenance, hmm_map=snakemake.input.get("hmm_map"),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.config.cells import step_budget
+from groklab.vocabulary import reached
 
 
 # step events also counted in examples of the operation seen (cell_events)
@@ -26,8 +27,8 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
     Steps are also given in % of the budget (the seed paper's unit: its "18x" is a ratio of
     percentages). `stable`: test accuracy never fell below the threshold after the grok step.
     """
-    mem = first_step(steps, train_acc >= memorise_threshold)
-    grok = first_step(steps, test_acc >= grok_threshold)
+    mem = first_step(steps, reached(train_acc, memorise_threshold))
+    grok = first_step(steps, reached(test_acc, grok_threshold))
     grokked = bool(np.isfinite(grok))
     after = test_acc[steps >= grok] if grokked else test_acc[:0]
     return {
@@ -40,7 +41,7 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
         "grok_pct": 100 * grok / budget,
         "delay_pct": 100 * (grok - mem) / budget,
         "grokked": grokked,
-        "stable": grokked and bool((after >= grok_threshold).all()),
+        "stable": grokked and bool(reached(after, grok_threshold).all()),
         "final_train_acc": float(train_acc[-1]),
         "final_test_acc": float(test_acc[-1]),
         "best_test_acc": float(np.nanmax(test_acc)),

@@ -6,10 +6,12 @@ raised before any training starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -215,6 +217,12 @@ class ObservablesConfig:
 
 
 @dataclass(frozen=True)
+class TensorboardConfig:
+    enabled: bool = True
+    observables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     steps: int
     batch_size: int | None
@@ -230,6 +238,7 @@ class TrainingConfig:
     observables: ObservablesConfig = ObservablesConfig()
     interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"} (+ "state" for hmm_state)
     pack_models: int | None = None         # packing only: not part of the cell's identity (hash)
+    tensorboard: TensorboardConfig = TensorboardConfig()   # a view only: not part of the hash either
 
 
 def _tuples(d: dict) -> dict:
@@ -299,6 +308,7 @@ class CellConfig:
         opt["schedule"] = ScheduleConfig(**opt["schedule"])
         training = _tuples(d["training"])
         training["observables"] = ObservablesConfig(**training["observables"])
+        training["tensorboard"] = TensorboardConfig(**_tuples(training["tensorboard"]))
         cell = cls(
             task=TaskConfig(**_tuples(d["task"])),
             model=ModelConfig(**d["model"]),
@@ -374,9 +384,10 @@ class CellConfig:
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of the resolved config: the cell's identity."""
         d = self.to_dict()
-        # how many models share a pack never changes a cell's numbers (tests/test_packs.py), so it is
-        # not part of its identity: changing it does not retrain anything
+        # how many models share a pack never changes a cell's numbers (tests/test_packs.py), nor does
+        # the TensorBoard view, so neither is part of its identity: changing them retrains nothing
         d["training"].pop("pack_models")
+        d["training"].pop("tensorboard")
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -415,9 +426,48 @@ def load_yaml_file(path: str):
         raise ConfigError(f"{path}: YAML syntax error{line}: {problem}") from None
 
 
-def load_cell_file(path: str) -> CellConfig:
-    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record)."""
+def deep_set(d: dict, dotted: str, value) -> None:
+    """d[a][b][c] = value for dotted "a.b.c", creating the mappings on the way."""
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.setdefault(p, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"{dotted}: {p} is a value, not a mapping of keys")
+    d[leaf] = copy.deepcopy(value)
+
+
+_YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """A command-line override "optimizer.lr=1e-3" -> ("optimizer.lr", 0.001); the value is read as
+    YAML ("[0,1]" is a list, "true" a bool), the key must be a dotted path of names."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or any(not part.isidentifier() for part in key.split(".")):
+        raise ConfigError(f"--set {text}: expected KEY=VALUE with a dotted key, e.g. optimizer.lr=1e-3")
+    try:
+        parsed = yaml.load(value, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if isinstance(parsed, str) and _YAML12_FLOAT.fullmatch(parsed):
+        parsed = float(parsed)   # YAML 1.1 reads 1e-3 (no dot) as a string; a shell user means the number
+    return key, parsed
+
+
+def load_cell_file(path: str, overrides: tuple[str, ...] = ()) -> CellConfig:
+    """Read a cell config (YAML or JSON; a bare cell or a `{config: ...}` record), apply the
+    command line's KEY=VALUE overrides, then validate the result as one config."""
     raw = load_yaml_file(path)
     if isinstance(raw, dict) and "config" in raw and "task" not in raw:
         raw = raw["config"]
-    return CellConfig.from_dict(raw or {}, prefix=path)
+    raw = copy.deepcopy(raw or {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a cell config is a mapping of keys, not {type(raw).__name__}")
+    for text in overrides:
+        deep_set(raw, *parse_override(text))
+    try:
+        return CellConfig.from_dict(raw, prefix=path)
+    except ConfigError as exc:
+        if not overrides:
+            raise
+        raise ConfigError(f"{exc} (with --set {' --set '.join(overrides)})") from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 from functools import cached_property
 
-from groklab.config.cells import CellConfig, ConfigError, validate
+from groklab.config.cells import CellConfig, ConfigError, deep_set, validate
 from groklab.vocabulary import HMM_STATE
 
 
@@ -70,13 +70,6 @@ def _axis_items(axis: dict) -> list[tuple[str, object]]:
     return [(_slug(v), v) for v in values]
 
 
-def _deep_set(d: dict, dotted: str, value) -> None:
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        d = d.setdefault(p, {})
-    d[leaf] = copy.deepcopy(value)
-
-
 def _token(value) -> str:
     """A value's identity in the section cache: equal JSON, equal validated section."""
     return json.dumps(value, sort_keys=True)
@@ -118,7 +111,7 @@ class _CellBuilder:
         if key not in self.sections:
             raw = {name: copy.deepcopy(self.base.get(name, {}))}
             for rest, value, _ in overrides:
-                _deep_set(raw[name], rest, value)
+                deep_set(raw[name], rest, value)
             try:
                 self.sections[key] = getattr(_Unchecked.from_dict(raw), name)
             except ConfigError:
@@ -136,7 +129,7 @@ class _CellBuilder:
         if any(s is None for s in sections.values()):
             raw = copy.deepcopy(self.base)
             for dotted, value, _ in overrides:
-                _deep_set(raw, dotted, value)
+                deep_set(raw, dotted, value)
             return CellConfig.from_dict(raw)
         config = CellConfig(**sections)
         config.check("cell")

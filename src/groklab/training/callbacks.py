@@ -15,6 +15,7 @@ from groklab.config.cells import CellConfig
 from groklab.training.evaluation import evaluate, metric_rows
 from groklab.training.interventions import Triggers, metric_signals
 from groklab.training.observables import make_probe, observe
+from groklab.vocabulary import reached
 
 
 class Probes:
@@ -34,7 +35,7 @@ class Probes:
                            self.init, self.prev, self.prev_step)
         n_eval = run.step // cfg.eval_every
         values = observe(probe, expensive=n_eval % cfg.observables.expensive_every == 0)
-        run.parts.add("observables", [{"seed": seed, "step": run.step, **{k: v[e].item() for k, v in values.items()}}
+        run.record("observables", [{"seed": seed, "step": run.step, **{k: v[e].item() for k, v in values.items()}}
                                       for e, seed in enumerate(run.seeds)])
         # a copy: probe.params are the live weights, which the next steps change in place (aliased,
         # every update ratio read 0 before packs)
@@ -76,10 +77,10 @@ class Evaluation:
             self._intervene(run, metric_signals(train, test, ops) | values, values)
             for e, row in enumerate(rows):
                 row.update(self.triggers.row_columns(e))
-        run.parts.add("metrics", rows)
+        run.record("metrics", rows)
         self.last_eval = run.step
         # every operation must be at/above the threshold for a model to count as generalised
-        good = (test.op_acc.cpu() >= self.cell.training.grok_threshold).all(1)          # (E,)
+        good = reached(test.op_acc.cpu(), self.cell.training.grok_threshold).all(1)          # (E,)
         self.streak = torch.where(good, self.streak + 1, torch.zeros_like(self.streak))
         return {"best_test_acc": f"{test.acc.max().item():.3f}"}
 

@@ -40,6 +40,7 @@ class CellJob:
     out: Path
     name: str = ""
     id: str = ""
+    board: Path | None = None      # its TensorBoard directory (results/tensorboard/<cell id>), None: none
 
 
 def pack_key(jobs: list[CellJob]) -> str:
@@ -98,7 +99,7 @@ def train_pack(jobs: list[CellJob], pack_dir: str | Path, progress: bool = True,
     for g, group in enumerate(plan_groups(jobs, cap)):
         tag = f"{key[:8]}-{g}"
         run_members = [Member(j.cell, seeds, splits[str(j.out)], device, Path(j.out) / ".partial" / tag, j.name, j.id,
-                              Path(j.out), maps[str(j.out)][0], str(hmm_map)) for j, seeds in group]
+                              Path(j.out), maps[str(j.out)][0], str(hmm_map), j.board) for j, seeds in group]
         run = PackRun(run_members, device, Path(pack_dir) / tag, key)
         sizes.append(run.E)
         run.run(progress)
@@ -145,7 +146,10 @@ def write_observables(path: Path, frames: list[pd.DataFrame], cell: CellConfig, 
 
 
 def train_cell(cell: CellConfig, out_dir: str | Path, progress: bool = True, name: str = "",
-               provenance: dict | None = None, hmm_map: str | Path | None = None) -> pd.DataFrame:
-    """Train every seed of one cell (a pack of one cell; parts and checkpoints under <out>/.partial)."""
+               provenance: dict | None = None, hmm_map: str | Path | None = None,
+               board: str | Path | None = None) -> pd.DataFrame:
+    """Train every seed of one cell (a pack of one cell; parts and checkpoints under <out>/.partial;
+    TensorBoard event files under `board`/seed<k> where given)."""
     out = Path(out_dir)
-    return train_pack([CellJob(cell, out, name)], out / ".partial", progress, provenance, hmm_map)[str(out)]
+    job = CellJob(cell, out, name, board=Path(board) if board is not None else None)
+    return train_pack([job], out / ".partial", progress, provenance, hmm_map)[str(out)]

@@ -148,6 +148,7 @@ class PackRun:
         """Flush every cell's parts, then the checkpoint (whose n_parts count them)."""
         for m in self.members:
             m.parts.flush()
+            m.board.flush()
         checkpoint.save(self.ckpt_path, self.key, self.state_dict())
 
     def resume(self) -> bool:
@@ -168,6 +169,7 @@ class PackRun:
             self.step = state["step"]
         for m in self.members:
             m.parts.drop_unrecorded()
+            m.board.start(m.seeds, self.step if self.step > 0 else None)
         return self.step > 0
 
     # ---- the loop ---------------------------------------------------------------------------
@@ -186,3 +188,5 @@ class PackRun:
             if self.step % self.checkpoint_every == 0 or not self.E:
                 self.save()
         bar.close()
+        for m in self.members:
+            m.board.close()

@@ -23,6 +23,7 @@ from groklab.training.data import Split
 from groklab.training.models import build_model
 from groklab.training.objective import Objective
 from groklab.training.parts import Parts
+from groklab.training.tensorboard import CellBoard
 
 DATA_KEYS = ("train_x", "train_y", "train_op", "test_x", "test_y", "test_op")
 
@@ -54,7 +55,7 @@ class Member:
 
     def __init__(self, cell: CellConfig, seeds: list[int], split: Split, device: torch.device, parts_dir: Path,
                  name: str = "", cell_id: str = "", out: Path | None = None,
-                 hmm_map: dict | None = None, map_path: str = "map"):
+                 hmm_map: dict | None = None, map_path: str = "map", board_dir: Path | None = None):
         self.cell, self.name, self.id, self.out = cell, name, cell_id, out
         self.seeds = list(seeds)                    # the models still in the pack, in row order
         self.data = {k: getattr(split, k).to(device) for k in DATA_KEYS}
@@ -64,11 +65,17 @@ class Member:
         self.minibatch = is_minibatch(tr.batch_size, sizes)
         self.objective = Objective(cell, len(self.seeds), sizes, self.minibatch, self.data["train_op"], device)
         self.parts = Parts(parts_dir)
+        self.board = CellBoard(board_dir, cell, name)   # the live TensorBoard view of the parts' rows
         self.evaluation = Evaluation(cell, self.seeds, self.model, hmm_map, map_path)
         self.finals: list[dict] = []                # one record per model that left the pack
         self.rows = slice(0, len(self.seeds))       # set by the pack
         self.step = 0
         self.opt: MemberOptimizer | None = None     # set by the pack
+
+    def record(self, kind: str, rows: list[dict]) -> None:
+        """Rows of metrics or observables (one per model): to the Parquet parts and the live view."""
+        self.parts.add(kind, rows)
+        self.board.add(kind, rows)
 
     @property
     def n(self) -> int:
@@ -87,7 +94,7 @@ class Member:
                 "diverged": ev.diverged, "prev": ev.probes.prev, "prev_step": ev.probes.prev_step,
                 "triggers": ev.triggers.state_dict(),
                 "loss_weights": self.objective.weights.state_dict() if self.objective.weights is not None else None,
-                "finals": self.finals}
+                "finals": self.finals, "board": self.board.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         """After select() has brought this member to state["seeds"]."""
@@ -99,3 +106,4 @@ class Member:
         if self.objective.weights is not None:
             self.objective.weights.load_state_dict(state["loss_weights"])
         self.finals = state["finals"]
+        self.board.load_state_dict(state.get("board"))

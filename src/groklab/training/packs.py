@@ -27,6 +27,7 @@ from groklab.training.data import example_count
 from groklab.training.observables import check_signals
 from groklab.training.optim import filter_kinds
 from groklab.training.resources import CPU_ACTIVATION_BUDGET_FLOATS, activation_floats_per_model
+from groklab.training.tensorboard import check_board
 
 # Models per pack when training.pack_models is unset, per device (benchmarks/pack_throughput.py:
 # on the 2-core CPU a p = 23 pack reaches its best model-steps/s from E = 32 on; a GPU fills later).
@@ -158,3 +159,4 @@ def check_trainable(cell: CellConfig, prefix: str = "cell") -> None:
     training set sizes), run by the workflow before any job and by a job before its first step."""
     check_signals(cell, prefix)
     check_step_scaling(cell)
+    check_board(cell, f"{prefix}.training.tensorboard")

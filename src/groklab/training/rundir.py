@@ -89,3 +89,19 @@ def run_dir_problem(run_dir: str | Path, cell_hash: str, rerun: str = GENERIC_RE
     if final.exists() and not zipfile.is_zipfile(final):
         return f"{final}: damaged or truncated (not torch's zip format); {fix}"
     return None
+
+
+
+RUN_STATUSES = ("done", "partial", "missing", "damaged")   # what run_status says, in `groklab cells`' order
+
+
+def run_status(run_dir: str | Path, cell_hash: str, rerun: str = GENERIC_RERUN) -> tuple[str, str | None]:
+    """(status, problem) of one cell's run directory: done (finished and sound), damaged (with the
+    line run_dir_problem names), partial (an interrupted job's checkpoints under .partial, which the
+    next run resumes) or missing."""
+    run_dir = Path(run_dir)
+    if (run_dir / "metrics.parquet").exists():
+        problem = run_dir_problem(run_dir, cell_hash, rerun)
+        return ("damaged", problem) if problem else ("done", None)
+    partial = run_dir / ".partial"
+    return ("partial" if partial.is_dir() and any(partial.iterdir()) else "missing"), None
