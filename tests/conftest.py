@@ -72,3 +72,25 @@ def tiny_run(tmp_path_factory) -> Path:
     out = run_cli("snakemake", "--cores", "2", "--configfile", "tiny.yaml", cwd=workdir)
     assert out.returncode == 0, out.stderr[-3000:]
     return workdir
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (rep_setup, rep_call), for fixtures that act on failure."""
+    outcome = yield
+    setattr(item, f"rep_{call.when}", outcome.get_result())
+
+
+@pytest.fixture
+def artifacts(request, tmp_path) -> Path:
+    """A folder for a test's screenshots and the like; if the test fails, it is copied to
+    results/test-artifacts/<test name>/ of the checkout (git-ignored), to be looked at after the run."""
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    yield folder
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        dest = ROOT / "results" / "test-artifacts" / request.node.name
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(folder, dest)
+        print(f"artifacts of the failed test: {dest}")

@@ -57,7 +57,7 @@ def report(tiny_run):
     return tiny_run / "report.html"
 
 
-def test_report_lists_every_figure_with_its_caption_and_each_renders(report, tmp_path):
+def test_report_lists_every_figure_with_its_caption_and_each_renders(report, artifacts):
     from playwright.sync_api import sync_playwright
 
     expected = figure_captions(report.parent)
@@ -83,13 +83,13 @@ def test_report_lists_every_figure_with_its_caption_and_each_renders(report, tmp
                 frame.wait_for(state="visible")
                 page.wait_for_timeout(1200)            # the PDF viewer draws the page
                 shot = frame.screenshot()
-                (tmp_path / f"{Path(name).stem}.png").write_bytes(shot)
+                (artifacts / f"{Path(name).stem}.png").write_bytes(shot)
                 spreads[Path(name).name] = pixel_spread(shot)
                 row.locator('a[iconname="information-circle"]').click()   # the file's view: path, caption, rule
                 listed[Path(name).name] = " ".join(page.locator("body").inner_text().split())
                 page.get_by_text(group, exact=True).first.click()        # back to the group's list (breadcrumb)
             page.get_by_text("Figures", exact=True).first.click()
-        page.screenshot(path=str(tmp_path / "figures-index.png"))
+        page.screenshot(path=str(artifacts / "figures-index.png"))
         page.get_by_text("Results", exact=True).first.click()
         page.get_by_text("Tables", exact=True).click()
         entries = page.locator("tr").filter(has=page.locator('a[iconname="information-circle"]'))
