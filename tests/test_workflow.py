@@ -63,6 +63,10 @@ def test_whole_dag_runs_and_writes_runs_parquet(tiny_run):
         record = json.loads((run_dir / "config.json").read_text())
         assert run_dir.name == f"{record['name']}-{record['hash'][:8]}"
         assert (run_dir / "final.pt").exists() and not (run_dir / ".partial").exists()
+        # the live TensorBoard view of every model: results/tensorboard/<cell id>/seed<k>/
+        board = workdir / "results" / "tensorboard" / run_dir.name
+        assert sorted(p.name for p in board.iterdir()) == ["seed0", "seed1"]
+        assert all(list(p.glob("events.out.tfevents.*")) for p in board.iterdir())
     hmm = workdir / "results" / "hmm" / "division"
     for name in ("selection.parquet", "model.json", "paths.parquet", "map.json", "detours.parquet"):
         assert (hmm / name).stat().st_size > 0, name
