@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import pandas as pd
+import yaml
 import pytest
 
 from conftest import ROOT, copy_workflow, run_cli
@@ -87,6 +88,15 @@ def test_whole_dag_runs_and_writes_runs_parquet(tiny_run):
                                    m.loc[m["intervention/0"]].groupby("seed")["step"].min())
     again = snakemake("--configfile", "tiny.yaml", "-n", cwd=workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_switching_the_tensorboard_view_reruns_no_job(tiny_run):
+    """training.tensorboard is a view: not in a cell's hash nor in a training rule's params."""
+    raw = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    raw["cell"]["training"]["tensorboard"] = {"enabled": False, "observables": []}
+    (tiny_run / "tiny-no-view.yaml").write_text(yaml.safe_dump(raw))
+    again = snakemake("--configfile", "tiny-no-view.yaml", "-n", cwd=tiny_run)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
 
 
 def test_a_damaged_final_pt_is_named_before_any_job(tiny_run, tmp_path):

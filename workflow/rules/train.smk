@@ -70,8 +70,6 @@ for pack in PACKS:
             pack=pack.record(),
             cells=[cell_record(CELLS[cell_id]) for cell_id in pack.cells],
             pack_dir=f"{RESULTS}/packs/{pack.id}",
-            # live curves: results/tensorboard/<cell id>/seed<k>/ (a view; not an output)
-            tensorboard=f"{RESULTS}/tensorboard",
         threads: 4 if pack.device == "cuda" else 1
         # the most work first (model-steps x training examples): the long poles start at once
         priority: pack_work(pack)

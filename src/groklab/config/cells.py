@@ -216,6 +216,14 @@ class ObservablesConfig:
     expensive_every: int = 10
 
 
+# Training keys that never change a cell's numbers, so they are not part of its identity (hash) and
+# changing them retrains nothing: how many models share a pack (tests/test_packs.py), and the live
+# TensorBoard view (a view of the rows written to Parquet). The view is also left out of what a
+# training rule's params carry (config.matrix.cell_record), as Snakemake reruns a job whose params change.
+PACKING_KEYS = ("pack_models",)
+VIEW_KEYS = ("tensorboard",)
+
+
 @dataclass(frozen=True)
 class TensorboardConfig:
     enabled: bool = True
@@ -377,17 +385,17 @@ class CellConfig:
                     raise ConfigError(f"{prefix}.{section}.{key}: {_plain(value)!r} has no effect with {what} "
                                       f"{chosen} (only {' / '.join(owners)} reads it); remove it or change {what}")
 
-    def to_dict(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+    def to_dict(self, without: tuple[str, ...] = ()) -> dict:
+        """The resolved config as plain JSON data, less the training keys `without`."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        for key in without:
+            d["training"].pop(key)
+        return d
 
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of the resolved config: the cell's identity."""
-        d = self.to_dict()
-        # how many models share a pack never changes a cell's numbers (tests/test_packs.py), nor does
-        # the TensorBoard view, so neither is part of its identity: changing them retrains nothing
-        d["training"].pop("pack_models")
-        d["training"].pop("tensorboard")
+        d = self.to_dict(without=PACKING_KEYS + VIEW_KEYS)
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

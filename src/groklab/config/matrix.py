@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 from functools import cached_property
 
-from groklab.config.cells import CellConfig, ConfigError, deep_set, validate
+from groklab.config.cells import VIEW_KEYS, CellConfig, ConfigError, deep_set, validate
 from groklab.vocabulary import HMM_STATE
 
 
@@ -292,8 +292,9 @@ def studies(config: dict, cells: list[Cell]) -> list[Study]:
 
 
 def cell_record(cell: Cell) -> dict:
-    """What train jobs read: identity plus the resolved config."""
-    return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict()}
+    """What train jobs read (a rule's params): identity plus the resolved config, less the view keys
+    (a job finds those in the workflow config: view_settings), so switching a view reruns nothing."""
+    return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict(without=VIEW_KEYS)}
 
 
 
