@@ -31,7 +31,7 @@ def test_checkpoint_holds_exactly_the_state_dict_keys(tmp_path):
     assert set(saved) == {"format", "owner"} | set(run.state_dict())
     assert set(run.state_dict()) == {"step", "model", "optimizer", "batches", "members"}
     assert set(saved["members"][0]) == {"seeds", "n_parts", "streak", "last_eval", "diverged", "prev", "prev_step",
-                                        "triggers", "loss_weights", "finals"}
+                                        "triggers", "loss_weights", "finals", "board"}
     assert saved["members"][0]["seeds"] == [] and [f["seed"] for f in saved["members"][0]["finals"]] == [0, 1, 2]
 
 
