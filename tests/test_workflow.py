@@ -91,7 +91,9 @@ def test_whole_dag_runs_and_writes_runs_parquet(tiny_run):
 
 
 def test_switching_the_tensorboard_view_reruns_no_job(tiny_run):
-    """training.tensorboard is a view: not in a cell's hash nor in a training rule's params."""
+    """training.tensorboard is a view: not in a cell's hash nor in a training rule's params. (The
+    file is rewritten with sorted keys, which reorders an intervention's keys: that reruns nothing
+    either.)"""
     raw = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     raw["cell"]["training"]["tensorboard"] = {"enabled": False, "observables": []}
     (tiny_run / "tiny-no-view.yaml").write_text(yaml.safe_dump(raw))

@@ -293,8 +293,10 @@ def studies(config: dict, cells: list[Cell]) -> list[Study]:
 
 def cell_record(cell: Cell) -> dict:
     """What train jobs read (a rule's params): identity plus the resolved config, less the view keys
-    (a job finds those in the workflow config: view_settings), so switching a view reruns nothing."""
-    return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": cell.config.to_dict(without=VIEW_KEYS)}
+    (a job finds those in the workflow config), with sorted keys: Snakemake reruns a job whose params
+    change, and neither switching a view nor reordering the keys of a rule in config.yaml should."""
+    config = json.loads(json.dumps(cell.config.to_dict(without=VIEW_KEYS), sort_keys=True))
+    return {"name": cell.name, "id": cell.id, "hash": cell.config_hash, "config": config}
 
 
 
