@@ -103,8 +103,9 @@ def test_a_killed_and_resumed_run_shows_no_step_twice(tmp_path):
     """The killed job logged (and flushed) evals after its last checkpoint; the resumed job redoes
     them. TensorBoard must show each step once, with the resumed run's numbers (metrics.parquet)."""
     cfg, out, board = tmp_path / "cell.yaml", tmp_path / "run", tmp_path / "run" / "tensorboard"
+    # flush_seconds 0: every eval is on disk at once, so the killed job surely logged past its checkpoint
     cell = tiny_cell(training={"steps": 900, "eval_every": 10, "checkpoint_every": 300, "seeds": [0, 1],
-                               "observables": {"expensive_every": 1000}})
+                               "observables": {"expensive_every": 1000}, "tensorboard": {"flush_seconds": 0}})
     cfg.write_text(yaml.safe_dump(cell.to_dict()))
     proc = subprocess.Popen([sys.executable, "-m", "groklab.cli", "train", "--config", str(cfg), "--out", str(out),
                              "--quiet"])

@@ -227,6 +227,7 @@ VIEW_KEYS = ("tensorboard",)
 @dataclass(frozen=True)
 class TensorboardConfig:
     enabled: bool = True
+    flush_seconds: float = 10.0
     observables: tuple[str, ...] = ()
 
 

@@ -8,8 +8,9 @@ every metrics column (train_loss, test_acc/div, ...), the configured observables
 model's hyperparameters through the hparams plugin (its flattened cell config, its seed).
 
 Cost: one Summary protobuf per model and kind of row, handed to the writer's own thread (add_scalar
-per value costs far more), and one flush per eval, so a point is on disk (and in TensorBoard) as
-soon as it is computed; benchmarks/tensorboard_overhead.py measures the whole. Resume: a fresh start deletes the models' old event files; a resumed
+per value costs far more), and a flush at the first eval training.tensorboard.flush_seconds after
+the last one (and at every checkpoint and the end), so a point is in TensorBoard within seconds;
+benchmarks/tensorboard_overhead.py measures the whole. Resume: a fresh start deletes the models' old event files; a resumed
 one opens its writers with purge_step = the checkpoint's step + 1, so TensorBoard hides the points
 logged after that checkpoint by the killed job, and no step is shown twice.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 from groklab.config.cells import CellConfig
@@ -73,6 +75,8 @@ class CellBoard:
         self.writers: dict = {}              # seed -> SummaryWriter, opened at its first row
         self.seen: dict[int, list[str]] = {} # seed -> event tags already logged (checkpointed)
         self.purge_step: int | None = None
+        self.columns: dict[str, bool] = {}  # observables column -> plotted?
+        self.flushed = time.monotonic()      # when the files were last flushed
 
     def start(self, seeds: list[int], resumed_step: int | None) -> None:
         """Before the first row: a fresh run removes these models' earlier event files; a resumed
@@ -111,11 +115,18 @@ class CellBoard:
                 values = {k: v for k, v in row.items() if k not in ("seed", "step") and isinstance(v, (int, float))}
                 values |= self._events(row)
             else:
-                values = {k: v for k, v in row.items() if k not in ("seed", "step") and plotted(k, self.names)}
+                values = {k: v for k, v in row.items() if self._plotted(k)}
             summary = Summary(value=[Summary.Value(tag=k, simple_value=float(v)) for k, v in values.items()])
             self._writer(row["seed"]).file_writer.add_summary(summary, row["step"])
-        if kind == "metrics":       # the eval's last rows: on disk now, so the curves are live
+        # the eval's last rows: on disk now if flush_seconds have passed, so the curves are live
+        if kind == "metrics" and time.monotonic() - self.flushed >= self.cell.training.tensorboard.flush_seconds:
             self.flush()
+
+    def _plotted(self, column: str) -> bool:
+        """plotted(), decided once per column: the columns repeat at every eval (E x ~100 of them)."""
+        if column not in self.columns:
+            self.columns[column] = column not in ("seed", "step") and plotted(column, self.names)
+        return self.columns[column]
 
     def _events(self, row: dict) -> dict[str, float]:
         """The memorisation and grok events that happen at this row (first time at the threshold)."""
@@ -133,6 +144,7 @@ class CellBoard:
     def flush(self) -> None:
         for writer in self.writers.values():
             writer.flush()
+        self.flushed = time.monotonic()
 
     def close(self) -> None:
         """At the end of training: mark each model's hparams session finished, close its files."""
