@@ -19,16 +19,11 @@ def check_hmm_features(hmm: dict) -> None:
     """hmm.features name registered observables (a definition, or one of its sites `name[site]`),
     and hmm.order_by is first_visit or one of them: refused here, not in the hmm_fit job after
     all the training."""
-    import difflib
-
     from groklab.config.cells import ConfigError
-    from groklab.training.observables import REGISTRY, definition_of
+    from groklab.training.observables import check_registered
 
     for i, feature in enumerate(hmm["features"]):
-        if definition_of(feature) not in REGISTRY:
-            close = difflib.get_close_matches(feature, list(REGISTRY), n=1, cutoff=0.7)
-            hint = f" (did you mean '{close[0]}'?)" if close else " (docs/observables.md lists them)"
-            raise ConfigError(f"hmm.features[{i}]: {feature!r} is not a registered observable{hint}")
+        check_registered(feature, f"hmm.features[{i}]")
     if hmm["order_by"] != "first_visit" and hmm["order_by"] not in hmm["features"]:
         raise ConfigError(f"hmm.order_by: {hmm['order_by']!r} is neither first_visit nor one of hmm.features")
 

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.add_argument("--tensorboard", default=None, metavar="DIR",
                     help="live curves: event files under DIR/seed<k> (default OUT/tensorboard; "
-                         "training.tensorboard.enabled: false writes none)"),
+                         "training.tensorboard.enabled: false writes none)")
     tr.add_argument("--hmm-map", default=None,
                     help="training map (model.json) for hmm_state interventions, e.g. results/hmm/_matrix/model.json")
     tr.set_defaults(func=_train)

@@ -91,7 +91,6 @@ def run_dir_problem(run_dir: str | Path, cell_hash: str, rerun: str = GENERIC_RE
     return None
 
 
-
 RUN_STATUSES = ("done", "partial", "missing", "damaged")   # what run_status says, in `groklab cells`' order
 
 

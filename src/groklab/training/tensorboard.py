@@ -10,9 +10,11 @@ model's hyperparameters through the hparams plugin (its flattened cell config, i
 Cost: one Summary protobuf per model and kind of row, handed to the writer's own thread (add_scalar
 per value costs far more), and a flush at the first eval training.tensorboard.flush_seconds after
 the last one (and at every checkpoint and the end), so a point is in TensorBoard within seconds;
-benchmarks/tensorboard_overhead.py measures the whole. Resume: a fresh start deletes the models' old event files; a resumed
-one opens its writers with purge_step = the checkpoint's step + 1, so TensorBoard hides the points
-logged after that checkpoint by the killed job, and no step is shown twice.
+benchmarks/tensorboard_overhead.py measures the whole.
+
+Resume: a fresh start deletes the models' old event files; a resumed one opens its writers with
+purge_step = the checkpoint's step + 1, so TensorBoard hides the points logged after that
+checkpoint by the killed job, and no step is shown twice.
 """
 
 from __future__ import annotations
@@ -22,25 +24,24 @@ import shutil
 import time
 from pathlib import Path
 
-from groklab.config.cells import CellConfig
-from groklab.training.observables import REGISTRY, definition_of
+from groklab.config.cells import VIEW_KEYS, CellConfig
+from groklab.training.observables import check_registered, definition_of
 from groklab.vocabulary import EVENTS, reached
 
 EVENT_TAG = "events/{event}{suffix}"
+
+
+def op_suffixes(ops: tuple[str, ...]) -> list[str]:
+    """The column suffixes of a cell's metrics: "" for the whole, and /<op> per operation when
+    there are several (groklab.training.evaluation.metric_rows)."""
+    return [""] + [f"/{op}" for op in ops] * (len(ops) > 1)
 HPARAM_METRICS = ("test_acc", "train_acc", "test_loss")   # the hparams table's metric columns (+ grok step)
 
 
 def check_board(cell: CellConfig, prefix: str = "training.tensorboard") -> None:
     """Every name in training.tensorboard.observables is a registered observable (or one site of one)."""
-    import difflib
-
-    from groklab.config.cells import ConfigError
-
     for i, name in enumerate(cell.training.tensorboard.observables):
-        if definition_of(name) not in REGISTRY:
-            close = difflib.get_close_matches(name, list(REGISTRY), n=1, cutoff=0.7)
-            hint = f" (did you mean '{close[0]}'?)" if close else " (docs/observables.md lists them)"
-            raise ConfigError(f"{prefix}.observables[{i}]: {name!r} is not a registered observable{hint}")
+        check_registered(name, f"{prefix}.observables[{i}]")
 
 
 def plotted(column: str, names: tuple[str, ...]) -> bool:
@@ -58,10 +59,10 @@ def hyperparameters(cell: CellConfig, name: str, seed: int) -> dict:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else k, v)
-        elif prefix not in ("training.seeds",) and not prefix.startswith("training.tensorboard"):
+        elif prefix != "training.seeds":
             flat[prefix] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
 
-    walk("", cell.to_dict())
+    walk("", cell.to_dict(without=VIEW_KEYS))
     return flat
 
 
@@ -97,7 +98,7 @@ class CellBoard:
             fresh = self.purge_step is None
             writer = SummaryWriter(str(self.dir / f"seed{seed}"), purge_step=self.purge_step, flush_secs=600)
             if fresh:
-                suffixes = [""] + [f"/{op}" for op in self.cell.task.operations] * (len(self.cell.task.operations) > 1)
+                suffixes = op_suffixes(self.cell.task.operations)
                 metrics = {f"{m}{s}": 0.0 for m in HPARAM_METRICS for s in suffixes}
                 metrics |= {EVENT_TAG.format(event="grok_step", suffix=s): 0.0 for s in suffixes}
                 for summary in hparams(hyperparameters(self.cell, self.name, seed), metrics)[:2]:
@@ -132,7 +133,7 @@ class CellBoard:
         """The memorisation and grok events that happen at this row (first time at the threshold)."""
         tr, ops = self.cell.training, self.cell.task.operations
         seen, out = self.seen.setdefault(row["seed"], []), {}
-        for suffix in [""] + [f"/{op}" for op in ops] * (len(ops) > 1):
+        for suffix in op_suffixes(ops):
             for event, acc, threshold in zip(EVENTS, (f"train_acc{suffix}", f"test_acc{suffix}"),
                                              (tr.memorise_threshold, tr.grok_threshold)):
                 tag = EVENT_TAG.format(event=event, suffix=suffix)

@@ -26,6 +26,19 @@ def observe(probe: Probe, expensive: bool) -> dict[str, torch.Tensor]:
     return out
 
 
+def check_registered(name: str, key: str) -> None:
+    """`name` is a registered observable (a definition, or one of its sites `name[site]`);
+    otherwise ConfigError naming the config key, with the closest registered name."""
+    import difflib
+
+    from groklab.config.cells import ConfigError
+
+    if definition_of(name) not in REGISTRY:
+        close = difflib.get_close_matches(name, list(REGISTRY), n=1, cutoff=0.7)
+        hint = f" (did you mean '{close[0]}'?)" if close else " (docs/observables.md lists them)"
+        raise ConfigError(f"{key}: {name!r} is not a registered observable{hint}")
+
+
 def check_signals(cell, prefix: str = "cell") -> None:
     """Every intervention trigger that is neither a metric nor hmm_state names a registered
     observable; ConfigError naming the key otherwise. (Config checks the rest of a rule; the
@@ -43,5 +56,5 @@ def check_signals(cell, prefix: str = "cell") -> None:
                               "observable (docs/observables.md)")
 
 
-__all__ = ["check_signals", "observe", "make_probe", "Probe", "REGISTRY", "Observable", "column", "definition_of",
+__all__ = ["check_registered", "check_signals", "observe", "make_probe", "Probe", "REGISTRY", "Observable", "column", "definition_of",
            "distinct_count"]
