@@ -85,3 +85,15 @@ def test_a_run_groks_when_its_last_operation_does_and_not_at_all_if_one_never_do
     assert ev.grokked.tolist() == [False, True, False] and ev.budget.tolist() == [200, 200, 100]
     assert ev.memorisation_step.tolist() == [20.0, 10.0, 5.0]    # the last operation to memorise
 
+
+
+def test_delay_ratio_and_transition_sharpness():
+    # memorised at 10, test accuracy reaches 0.5 (RISE_FROM) at 80 and 0.95 at 90: the delay is
+    # 80 steps, 8x memorisation, and the rise takes 10 of them (0.125 of the delay)
+    steps = np.arange(0, 110, 10)
+    train = np.where(steps >= 10, 1.0, 0.0)
+    test = np.array([0, 0.05, 0.05, 0.1, 0.1, 0.2, 0.3, 0.4, 0.6, 0.96, 0.99])
+    ev = model_events(steps, train, test, budget=100, memorise_threshold=0.99, grok_threshold=0.95)
+    assert (ev["rise_step"], ev["delay_ratio"], ev["transition_fraction"]) == (80, 8.0, 0.125)
+    never = model_events(steps, train, np.zeros(len(steps)), 100, 0.99, 0.95)
+    assert np.isnan(never["delay_ratio"]) and np.isnan(never["transition_fraction"])

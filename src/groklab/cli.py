@@ -124,25 +124,23 @@ def _damaged_runs(runs) -> list[str]:
 
 
 def _summary(args) -> int:
-    """Per-cell grok events of a results directory as a Markdown table (e.g. a calibration sweep)."""
+    """Per-cell grok events of a results directory as a Markdown table with issue #20's criteria for
+    the division baseline (groklab.analysis.calibration), e.g. config/calibration-results.md."""
     from pathlib import Path
 
+    from groklab.analysis import calibration
     from groklab.analysis.aggregate import summarise_runs
-    from groklab.analysis.speedup import censor
 
     dirs = sorted(p.parent for p in Path(args.runs).glob("*/metrics.parquet"))
     if not dirs:
         print(f"groklab summary: no finished runs (*/metrics.parquet) under {args.runs}", file=sys.stderr)
         return 2
-    runs = censor(summarise_runs(dirs))
-    table = runs.groupby(["cell", "operation"]).agg(
-        seeds=("seed", "count"), grokked=("grokked", "mean"), memorised=("memorisation_step", "mean"),
-        grok_step=("grok_step_c", "mean"), grok_min=("grok_step", "min"), grok_max=("grok_step", "max"),
-        delay=("delay_c", "mean"), budget=("budget", "first"), final_test_acc=("final_test_acc", "mean"),
-        diverged=("diverged", "mean")).reset_index()
-    print(f"Per cell: means over seeds; never-grokked seeds count at the budget (grok_step, delay); "
-          f"grok_min/max over the seeds that grokked. {len(runs)} models from {len(dirs)} cells.\n")
-    print(table.round(3).to_markdown(index=False))
+    runs = summarise_runs(dirs)
+    table = calibration.calibration_table(runs)
+    met = calibration.chosen(table)
+    print(f"{len(runs)} models from {len(dirs)} cells. {calibration.criteria_text()}\n")
+    print(calibration.as_markdown(table))
+    print(f"\nCells that meet every criterion: {', '.join(met['cell']) if len(met) else 'none'}.")
     return 0
 
 

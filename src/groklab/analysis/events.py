@@ -9,6 +9,11 @@ from groklab.config.cells import step_budget
 from groklab.vocabulary import reached
 
 
+# The transition's start: the first eval where test accuracy reaches RISE_FROM. Grokking is sharp
+# when the rise from there to the grok threshold takes a small fraction of the delay
+# (`transition_fraction` = (grok - rise) / delay); issue #20's calibration criteria read it.
+RISE_FROM = 0.5
+
 # step events also counted in examples of the operation seen (cell_events)
 EXAMPLE_EVENTS = {"memorisation_step": "memorisation_examples", "grok_step": "grok_examples",
                   "delay": "delay_examples", "budget": "budget_examples"}
@@ -29,6 +34,7 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
     """
     mem = first_step(steps, reached(train_acc, memorise_threshold))
     grok = first_step(steps, reached(test_acc, grok_threshold))
+    rise = first_step(steps, reached(test_acc, min(RISE_FROM, grok_threshold)))
     grokked = bool(np.isfinite(grok))
     after = test_acc[steps >= grok] if grokked else test_acc[:0]
     return {
@@ -37,6 +43,9 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
         "memorisation_step": mem,
         "grok_step": grok,
         "delay": grok - mem,
+        "delay_ratio": (grok - mem) / mem if mem > 0 else float("nan"),
+        "rise_step": rise,
+        "transition_fraction": (grok - rise) / (grok - mem) if grok > mem else float("nan"),
         "memorisation_pct": 100 * mem / budget,
         "grok_pct": 100 * grok / budget,
         "delay_pct": 100 * (grok - mem) / budget,
