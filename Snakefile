@@ -33,6 +33,8 @@ rule all:
         rules.hmm_matrix_fit.output if MAP_CELLS else [],
         SPEEDUPS,
         CLAIMS,
+        LADDER,
+        LADDER_TREND,
         rules.mechanics.output,
         PAPER_TARGETS,
     default_target: True

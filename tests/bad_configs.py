@@ -9,6 +9,8 @@ STUDY = ("cell: {task: {p: 13}, training: {steps: 100, eval_every: 10, seeds: [0
          "matrix: {axes: {op: {key: task.operations, values: {add: [add], sub: [sub]}}}}\n"
          "studies: {s: {baseline: op~add, variants: [op~sub]}}\n")
 TINY = "cell: {task: {p: 13}, training: {steps: 100, eval_every: 10, seeds: [0]}}\n"
+# STUDY with a claim read from its study: the delay ladder and the robustness replicate copy s's cells
+CLAIMED = STUDY + "paper: {claims: [{name: x, study: s, variant: op~sub, operation: sub, metric: delay, claimed: 8}]}\n"
 
 
 def cell(section: str, body: str) -> str:
@@ -190,10 +192,35 @@ CASES = [
     ("paper-progress-unknown", STUDY + "paper: {progress_cell: nope}\n", "paper.progress_cell: no cell named 'nope'"),
     ("paper-reproduced-within", STUDY + "paper: {reproduced_within: 0.5}\n", "paper.reproduced_within: 0.5 is less than the minimum of 1"),
     ("paper-unknown-key", STUDY + "paper: {figures: []}\n", "paper: unknown key 'figures'"),
+    ("paper-seed-baseline-delay", STUDY + "paper: {seed_baseline: {delay: 400000}}\n",
+     "paper.seed_baseline.delay: 400000 steps is not below the grok step, grok_pct x budget = 334000"),
+    # --- the delay ladder and the robustness replicate --------------------------------------------
+    ("ladder-no-primary", CLAIMED + "ladder: {rungs: {slow: 0.3, slower: 0.1}}\n",
+     "ladder.rungs: exactly one rung must have factor 1 (the matrix as written), not 0"),
+    ("ladder-two-primaries", CLAIMED + "ladder: {rungs: {a: 1, b: 1.0}}\n", "ladder.rungs: exactly one rung must have factor 1"),
+    ("ladder-rungs-list", CLAIMED + "ladder: {rungs: [1, 0.3]}\n", "ladder.rungs: [1, 0.3] is not of type 'object'"),
+    ("ladder-factor-zero", CLAIMED + "ladder: {rungs: {x1: 1, none: 0}}\n", "ladder.rungs.none: 0 is less than or equal to the minimum of 0"),
+    ("ladder-factor-text", CLAIMED + "ladder: {rungs: {x1: 1, slow: half}}\n", "ladder.rungs.slow: 'half' is not of type 'number'"),
+    ("ladder-label-dot", CLAIMED + "ladder: {rungs: {x1: 1, x0.3: 0.3}}\n", "ladder.rungs: 'x0.3' does not match"),
+    ("ladder-same-factor", CLAIMED + "ladder: {rungs: {x1: 1, a: 0.3, b: 0.3}}\n", "ladder.rungs.b: factor 0.3 is also the factor of rung a"),
+    ("ladder-key-unknown", CLAIMED + "ladder: {key: optimizer.weight_decy, rungs: {x1: 1, slow: 0.3}}\n",
+     "ladder.key: 'optimizer.weight_decy' is not a cell key (did you mean 'weight_decay'?)"),
+    ("ladder-key-text", CLAIMED + "ladder: {key: optimizer.name, rungs: {x1: 1, slow: 0.3}}\n",
+     "ladder.key: optimizer.name is 'adamw' in cell op~add, not a number"),
+    ("ladder-key-integer", CLAIMED + "ladder: {key: training.steps, rungs: {x1: 1, odd: 0.333}}\n",
+     "ladder.rungs.odd: factor 0.333 makes the integer key training.steps 33.3 in cell op~add"),
+    ("ladder-unknown-key", CLAIMED + "ladder: {rung: {x1: 1}}\n", "ladder: unknown key 'rung' (did you mean 'rungs'?)"),
+    ("robustness-seeds-overlap", CLAIMED + "robustness: {seeds: [0, 7], split_seed: 1}\n",
+     "robustness.seeds: [0, 7] share [0] with the seeds [0] of cell op~add; a replicate needs fresh seeds"),
+    ("robustness-split-same", CLAIMED + "robustness: {seeds: [7], split_seed: 0}\n",
+     "robustness.split_seed: 0 is the split seed of cell op~add; a replicate needs another train/test split"),
+    ("robustness-no-split", CLAIMED + "robustness: {seeds: [7]}\n", "robustness: 'split_seed' is a required property"),
+    ("robustness-seeds-int", CLAIMED + "robustness: {seeds: 7, split_seed: 1}\n", "robustness.seeds: 7 is not of type 'array'"),
+    ("robustness-true", CLAIMED + "robustness: true\n", "robustness: True is not of type 'object', 'null'"),
 ]
 
 # Run through the real `snakemake -n` too (slow: a few seconds each): one or more of every kind.
 HELD_OUT = ("yaml-unclosed-brace", "yaml-tab-indent", "yaml-empty-file", "yaml-top-level-list", "yaml-duplicate-nested-key",
             "task-p-float", "model-d-model-float", "train-steps-float", "opt-momentum-adamw", "opt-betas-sgd",
             "hmm-feature-unknown", "hmm-order-by", "task-scale-steps-full-batch", "hmm-k-max-evals", "iv-state-99", "paper-claim-variant",
-            "study-variant-unknown", "axis-value-type")
+            "study-variant-unknown", "axis-value-type", "robustness-seeds-overlap")

@@ -176,3 +176,34 @@ def test_progress_curves_and_phases(results, tmp_path):
     assert set(t.loc[t.kind == "curve", "name"]) == {"train_loss", "test_loss", "fourier.embed_gini"}   # those recorded
     assert t.loc[t.kind == "phase"].set_index("name").loc["memorisation", "step"] == 100   # train_acc reaches 1 at 100
     roundtrip_and_draw(tmp_path, "progress", t, cell="a", seed=0)
+
+
+def test_ladder_points_trend_band_and_seed_factor(tmp_path):
+    """Three rungs: points, a fitted line from the shortest delay to the target with its band, the
+    seed's factor at the target; a claim with one rung, or with no factor, gets no line."""
+    from test_ladder import RUNGS, SEED_DELAY, claim, ladder_speedups
+
+    from groklab.analysis.figure_data.ladder import ONE_RUNG
+    from groklab.analysis.ladder import ladder_table, trend_table
+
+    claims = [claim(300.0), claim(None, name="slower")]
+    for rungs, name in ((RUNGS, "three"), (RUNGS[:1], "one")):
+        ladder = ladder_table(claims, ladder_speedups(rungs, [1000.0, 3000.0, 10000.0][:len(rungs)], 0.5), rungs, 2.0)
+        io.write_table(tmp_path / f"ladder-{name}.parquet", ladder)
+        io.write_table(tmp_path / f"trend-{name}.parquet", trend_table(ladder, claims, SEED_DELAY, 0.95))
+    three = compute("ladder", SimpleNamespace(ladder=str(tmp_path / "ladder-three.parquet"),
+                                              ladder_trend=str(tmp_path / "trend-three.parquet")))
+    assert set(three.claim) == {"c"}                                    # a claim without a factor has no panel
+    fit, points = three[three.kind == "fit"], three[three.kind == "point"]
+    assert len(points) == 3 and points.used.all() and (points.lo < points.value).all()
+    assert fit.delay.min() == pytest.approx(points.delay.min()) and fit.delay.max() == pytest.approx(SEED_DELAY)
+    assert (fit.lo < fit.value).all() and (fit.value < fit.hi).all()
+    assert three[three.kind == "seed"][["delay", "value"]].values.tolist() == [[SEED_DELAY, 300.0]]
+    roundtrip_and_draw(tmp_path, "ladder", three)
+    one = compute("ladder", SimpleNamespace(ladder=str(tmp_path / "ladder-one.parquet"),
+                                            ladder_trend=str(tmp_path / "trend-one.parquet")))
+    assert one.kind.tolist() == ["point", "note", "seed"] and one[one.kind == "note"].text.tolist() == [ONE_RUNG]
+    roundtrip_and_draw(tmp_path, "ladder", one)
+    empty = compute("ladder", SimpleNamespace(ladder=str(tmp_path / "ladder-one.parquet"),
+                                              ladder_trend=str(tmp_path / "trend-one.parquet"))).iloc[:0]
+    roundtrip_and_draw(tmp_path, "ladder", empty)

@@ -225,3 +225,131 @@ def test_checks_across_sections_run_per_cell():
         expand(config)
     config["matrix"]["exclude"] = [{"steps": "300", "warmup": "w500"}]
     assert len(expand(config)) == 3
+
+
+# -- the delay ladder's rungs and the robustness replicate: copies of the claims' studies ---------------
+
+def claimed(**extra) -> dict:
+    """Two studies on p = 13, one named by a claim (s: op~add vs op~div), one not (t: op~add vs sgd)."""
+    config = {"cell": {"task": {"p": 13}, "training": {"steps": 100, "eval_every": 10, "seeds": [0, 1]}},
+              "matrix": {"axes": {"op": {"key": "task.operations", "values": {"add": ["add"], "div": ["div"]}}},
+                         "include": [{"name": "sgd", "set": {"optimizer.name": "sgd", "optimizer.lr": 0.1}}]},
+              "studies": {"s": {"baseline": "op~add", "variants": ["op~div"], "description": "add vs div"},
+                          "t": {"baseline": "op~add", "variants": ["sgd"]}},
+              "paper": {"claims": [{"name": "x", "study": "s", "variant": "op~div", "metric": "delay", "claimed": 8}]}}
+    return config | extra
+
+
+def test_the_default_ladder_is_one_rung_and_copies_nothing():
+    config = claimed()
+    cells = expand(config)
+    assert names(cells) == ["op~add", "op~div", "sgd"] and [s.name for s in studies(config, cells)] == ["s", "t"]
+    assert config["ladder"] == {"key": "optimizer.weight_decay", "rungs": {"x1": 1}, "target_delay": None}
+    assert config["robustness"] is None
+
+
+def test_rungs_copy_the_claimed_studies_with_the_key_multiplied():
+    config = claimed(ladder={"rungs": {"slow": 0.3, "x1": 1, "slower": 0.1}})
+    cells = expand(config)
+    by = {c.name: c for c in cells}
+    # only the cells of s (the claimed study), per rung but the primary, in rung order
+    assert names(cells) == ["op~add", "op~div", "sgd", "op~add--slow", "op~div--slow", "op~add--slower", "op~div--slower"]
+    assert by["op~div--slow"].config.optimizer.weight_decay == pytest.approx(0.3)
+    assert by["op~add--slower"].config.optimizer.weight_decay == pytest.approx(0.1)
+    assert by["op~div--slow"].config.task.operations == ("div",) and by["op~div--slow"].axis_labels == ()
+    # everything but the key is the original's
+    copy_ = by["op~div--slow"].config.to_dict()
+    copy_["optimizer"]["weight_decay"] = 1.0
+    assert copy_ == by["op~div"].config.to_dict()
+    assert len({c.config_hash for c in cells}) == len(cells)
+    found = {s.name: s for s in studies(config, cells)}
+    assert list(found) == ["s", "t", "s--slow", "s--slower"]
+    assert found["s--slow"].baseline.name == "op~add--slow" and [v.name for v in found["s--slow"].variants] == ["op~div--slow"]
+    assert found["s--slower"].description == "add vs div (ladder rung slower: optimizer.weight_decay x 0.1)"
+    assert cell_record(by["op~div--slow"])["id"] == by["op~div--slow"].id
+
+
+def test_an_integer_key_stays_an_integer():
+    cells = expand(claimed(ladder={"key": "training.steps", "rungs": {"x1": 1, "long": 3}}))
+    steps = {c.name: c.config.training.steps for c in cells}
+    assert steps["op~div--long"] == 300 and isinstance(steps["op~div--long"], int)
+    with pytest.raises(ConfigError, match=r"^ladder\.rungs\.odd: factor 0\.333 makes the integer key training\.steps "
+                                          r"33\.3 in cell op~add$"):
+        expand(claimed(ladder={"key": "training.steps", "rungs": {"x1": 1, "odd": 0.333}}))
+
+
+def test_the_replicate_copies_the_primary_rung_with_fresh_seeds_and_split():
+    config = claimed(ladder={"rungs": {"x1": 1, "slow": 0.3}}, robustness={"seeds": [5, 6, 7], "split_seed": 3})
+    cells = expand(config)
+    by = {c.name: c for c in cells}
+    assert names(cells)[-2:] == ["op~add--replicate", "op~div--replicate"]
+    rep = by["op~div--replicate"].config
+    assert rep.training.seeds == (5, 6, 7) and rep.task.split_seed == 3
+    assert rep.optimizer.weight_decay == by["op~div"].config.optimizer.weight_decay     # the primary rung's
+    found = {s.name: s for s in studies(config, cells)}
+    assert list(found) == ["s", "t", "s--slow", "s--replicate"]
+    assert [v.name for v in found["s--replicate"].variants] == ["op~div--replicate"]
+    assert "robustness replicate: seeds [5, 6, 7], split seed 3" in found["s--replicate"].description
+
+
+def test_a_claim_whose_study_is_not_in_the_matrix_copies_nothing():
+    config = claimed(ladder={"rungs": {"x1": 1, "slow": 0.3}}, robustness={"seeds": [5], "split_seed": 3})
+    config["paper"]["claims"][0]["study"] = "elsewhere"
+    assert names(expand(config)) == ["op~add", "op~div", "sgd"]
+
+
+RUNGS = {"x1": 1, "slow": 0.3}
+
+
+@pytest.mark.parametrize("extra, key, also", [
+    ({"ladder": {"rungs": {"slow": 0.3}}}, "ladder.rungs: exactly one rung must have factor 1", ["not 0"]),
+    ({"ladder": {"rungs": {"a": 1, "b": 1.0}}}, "ladder.rungs: exactly one rung must have factor 1", ["not 2 (a, b)"]),
+    ({"ladder": {"rungs": {"x1": 1, "a": 0.3, "b": 0.3}}}, "ladder.rungs.b: factor 0.3 is also the factor of rung a", []),
+    ({"ladder": {"rungs": {"x1": 1, "replicate": 0.3}}}, "ladder.rungs.replicate: the label is taken", []),
+    ({"ladder": {"rungs": {"x1": 1, "x0.3": 0.3}}}, "ladder.rungs: 'x0.3' does not match", []),
+    ({"ladder": {"rungs": {"x1": 1, "z": 0}}}, "ladder.rungs.z: 0 is less than or equal to the minimum of 0", []),
+    ({"ladder": {"rungs": {}}}, "ladder.rungs: {} should be non-empty", []),
+    ({"ladder": {"key": "lr", "rungs": RUNGS}}, "ladder.key: 'lr' does not match", []),
+    ({"ladder": {"key": "optimizer.wd", "rungs": RUNGS}}, "ladder.key: 'optimizer.wd' is not a cell key",
+     ["optimizer has: betas, eps, filters, lr, momentum, name, nesterov, schedule, weight_decay"]),
+    ({"ladder": {"key": "optimizer.weight_decy", "rungs": RUNGS}}, "ladder.key: 'optimizer.weight_decy' is not a cell key",
+     ["(did you mean 'weight_decay'?)"]),
+    ({"ladder": {"key": "optimizer.name", "rungs": RUNGS}}, "ladder.key: optimizer.name is 'adamw' in cell op~add, not a number", []),
+    ({"ladder": {"key": "model.d_head", "rungs": RUNGS}}, "ladder.key: model.d_head is None in cell op~add", []),
+    ({"ladder": {"target_delay": 0}}, "ladder.target_delay: 0 is less than or equal to the minimum of 0", []),
+    ({"robustness": {"seeds": [1, 5], "split_seed": 3}}, "robustness.seeds: [1, 5] share [1] with the seeds [0, 1] of cell op~add",
+     ["fresh seeds"]),
+    ({"robustness": {"seeds": [5], "split_seed": 0}}, "robustness.split_seed: 0 is the split seed of cell op~add", []),
+    ({"robustness": {"seeds": [5]}}, "robustness: 'split_seed' is a required property", []),
+    ({"robustness": {"seeds": [], "split_seed": 1}}, "robustness.seeds: [] should be non-empty", []),
+    ({"robustness": {"seeds": [5], "split_seed": 1, "steps": 3}}, "robustness: unknown key 'steps'", []),
+])
+def test_ladder_and_robustness_errors_are_one_line_naming_the_key(extra, key, also):
+    with pytest.raises(ConfigError) as err:
+        expand(claimed(**extra))
+    msg = str(err.value)
+    assert msg.startswith(key) and "\n" not in msg, msg
+    for text in also:
+        assert text in msg, msg
+
+
+def test_copies_that_clash_with_the_matrix_are_refused():
+    clash = claimed(ladder={"rungs": RUNGS})
+    clash["matrix"]["include"].append({"name": "op~div--slow", "set": {"optimizer.lr": 0.5}})
+    with pytest.raises(ConfigError, match=r"^ladder\.rungs\.slow: the copy of cell op~div would be named op~div--slow, "
+                                          r"the name of another cell"):
+        expand(clash)
+    study = claimed(ladder={"rungs": RUNGS})
+    study["studies"]["s--slow"] = {"baseline": "op~add", "variants": ["sgd"]}
+    with pytest.raises(ConfigError, match=r"^ladder\.rungs\.slow: the copy of study s would be named s--slow"):
+        expand(study)
+    # weight decay 0 in a copied cell: every factor leaves it as it was
+    zero = claimed(ladder={"rungs": RUNGS})
+    zero["cell"]["optimizer"] = {"weight_decay": 0.0}
+    with pytest.raises(ConfigError, match=r"^ladder\.rungs\.slow: the copy op~add--slow resolves to the same config as "
+                                          r"cell op~add"):
+        expand(zero)
+    bad = claimed(ladder={"key": "training.eval_every", "rungs": {"x1": 1, "rare": 20}})
+    with pytest.raises(ConfigError, match=r"^cell\.training\.eval_every: 200 exceeds .*\[matrix cell op~add--rare, "
+                                          r"made by ladder\.rungs\.rare\]$"):
+        expand(bad)

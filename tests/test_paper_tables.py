@@ -39,8 +39,17 @@ def ctx(tmp_path, monkeypatch):
     speedups.to_parquet(results / "tables" / "speedups.parquet")
     pd.DataFrame([{"claim": "c1", "study": "s", "variant": "b", "operation": "add", "claimed": 18.0, "ratio": 2.5,
                    "ratio_lo": 1.5, "ratio_hi": 3.5, "ratio_steps": 2.0, "ratio_pct": 4.0, "grokked_fraction": 1.0,
-                   "n_seeds": 2, "verdict": "same direction, smaller"}]
+                   "n_seeds": 2, "verdict": "unstable (same direction, smaller vs no effect)",
+                   "verdict_primary": "same direction, smaller", "verdict_replicate": "no effect", "ratio_replicate": 1.1,
+                   "ratio_replicate_lo": 0.8, "ratio_replicate_hi": 1.4, "baseline_delay": 300.0,
+                   "baseline_delay_ratio": 6.0, "seed_delay_ratio": 166.0}]
                  ).to_parquet(results / "tables" / "claims.parquet")
+    pd.DataFrame([{"claim": "c1", "rung": r, "factor": f, "baseline_delay": d, "baseline_delay_ratio": d / 50,
+                   "ratio": 2.0 * f, "ratio_lo": 1.0, "ratio_hi": 3.0, "n_seeds": 2, "verdict": "no effect"}
+                  for r, f, d in (("x1", 1.0, 300.0), ("slow", 0.3, 900.0))]).to_parquet(results / "tables" / "ladder.parquet")
+    pd.DataFrame([{"claim": "c1", "rungs": 2, "slope": 0.5, "slope_lo": 0.1, "slope_hi": 0.9, "target_delay": 332000.0,
+                   "predicted": 20.0, "predicted_lo": 10.0, "predicted_hi": 40.0, "claimed": 18.0, "consistent": "yes"}]
+                 ).to_parquet(results / "tables" / "ladder_trend.parquet")
     pd.DataFrame([{"observable": o, "runs": 3, "median_lead": 40.0 - i, "median_lead_fraction": 0.5,
                    "leads_fraction": 1.0, "sign_consistency": 1.0, "median_effect_size": 2.0, "study": study}
                   for study in ("s", "all studies") for i, o in enumerate(["x", "y"] if study == "s" else ["z", "w"])]
@@ -50,9 +59,13 @@ def ctx(tmp_path, monkeypatch):
                   for t in ("log_grok", "grokked")]).to_parquet(results / "mechanics" / "forecast.parquet")
     paper = {"claims": [{"name": "c1", "study": "s", "variant": "b", "operation": "add", "metric": "grok_examples",
                          "claimed": 18, "description": ""}],
-             "reproduced_within": 2, "confidence": 0.95, "bootstrap": 100, "bootstrap_seed": 0, "baseline": None}
-    return Context(results="results", cells={"a": cell("a", ["add"]), "b": cell("b", ["add", "sub"])},
-                   studies={"s": ("a", ["b"], "a study")}, paper=paper)
+             "reproduced_within": 2, "confidence": 0.95, "bootstrap": 100, "bootstrap_seed": 0, "baseline": None,
+             "seed_baseline": {"delay": 332000, "grok_pct": 83.5, "budget": 400000}}
+    cells = {n: cell(n, ops) for n, ops in (("a", ["add"]), ("b", ["add", "sub"]), ("a--slow", ["add"]),
+                                            ("b--slow", ["add", "sub"]), ("a--replicate", ["add"]), ("b--replicate", ["add", "sub"]))}
+    return Context(results="results", cells=cells, studies={"s": ("a", ["b"], "a study")}, paper=paper,
+                   ladder={"key": "optimizer.weight_decay", "rungs": {"x1": 1, "slow": 0.3}, "target_delay": None},
+                   robustness={"seeds": [5], "split_seed": 1})
 
 
 def test_table_cell_selects_by_key_columns_and_position(tmp_path):
@@ -80,7 +93,7 @@ def test_table_numbers_read_their_table_and_record_it_first(ctx):
     assert by["speedups/s/a/add/n_seeds"].value == 2 and isinstance(by["speedups/s/a/add/n_seeds"].value, int)
     assert by["speedups/s/b/add/grok_step"].inputs[0] == "results/tables/speedups.parquet"
     assert "results/runs/b-0000/metrics.parquet" in by["speedups/s/b/add/grok_step"].inputs   # the runs behind it
-    assert by["ClaimCOneRatio"].value == 2.5 and by["claims/c1/verdict"].value == "same direction, smaller"
+    assert by["ClaimCOneRatio"].value == 2.5 and by["claims/c1/verdict_primary"].value == "same direction, smaller"
     # the ranking over every study, not the first study's rows
     assert by["LeadTopObservable"].value == "z" and by["leadlag/1/observable"].value == "w"
     assert by["leadlag/2/observable"].value is None and math.isnan(by["leadlag/2/median_lead"].value)
@@ -116,3 +129,40 @@ def test_records_name_the_table_and_audit_rereads_it(ctx):
                     "source": rec["source"] | {"sha256": provenance.sha256(rec["source"]["table"])}}
     (problem,) = provenance.check(forged, Path("."))
     assert "but re-reading results/tables/speedups.parquet" in problem and "now gives 0.125" in problem
+
+
+def test_ladder_trend_replicate_and_seed_numbers(ctx):
+    from groklab.paper.build import claims_tex, ladder_tex
+    from groklab.paper.latex import format_value
+    from groklab.paper.numbers import ladder_numbers
+
+    nums = ladder_numbers(ctx) + claim_numbers(ctx, ctx.paper["claims"][0])
+    evaluate_all(nums)
+    by = {n.name: n for n in nums}
+    assert by["ladder/c1/slow/baseline_delay"].value == 900.0 and by["ladder/c1/x1/factor"].value == 1.0
+    # a rung's numbers name the rung's copies of the cells, the trend's every rung's
+    assert "results/runs/b--slow-0000/metrics.parquet" in by["ladder/c1/slow/ratio"].inputs
+    assert "results/runs/b--slow-0000/metrics.parquet" not in by["ladder/c1/x1/ratio"].inputs
+    assert {"a", "b", "a--slow", "b--slow"} == {c["name"] for c in by["ladder_trend/c1/predicted"].cells}
+    assert by["ladder_trend/c1/consistent"].value == "yes" and by["LadderTargetDelay"].value == 332000.0
+    assert by["LadderKey"].value == "optimizer.weight_decay"
+    # the seed's numbers are derived from paper.seed_baseline, not typed
+    assert by["SeedDelayRatio"].query == "seed_baseline" and by["SeedDelayRatio"].value == pytest.approx(166)
+    assert by["SeedMemStep"].value == pytest.approx(2000) and by["SeedGrokStep"].value == pytest.approx(334000)
+    # the replicate's cells are behind the claim's numbers, its verdict beside the primary one
+    assert "b--replicate" in {c["name"] for c in by["claims/c1/verdict_replicate"].cells}
+    assert by["ClaimCOneVerdict"].value.startswith("unstable") and by["claims/c1/verdict_replicate"].value == "no effect"
+    text = {n.name: format_value(n.value, n.fmt) for n in nums}
+    values = {n.name: n.value for n in nums}
+    tex = ladder_tex(ctx, text, values, {"generated/figures/ladder.pdf": "cap"})
+    assert "332{,}000 steps predicts 20$\\times$ [10, 40]; the seed's 18$\\times$ is consistent with it." in tex
+    assert "c1 & slow & 0.3 & 900 & 18 & 0.6 [1, 3] & no effect" in tex and "generated/figures/ladder.pdf" in tex
+    claims = claims_tex(ctx, text)
+    assert "unstable (same direction, smaller vs no effect) & no effect & 6 & 166" in claims
+    # audit: every number is recomputed (seed), or re-read from its table (the run files are absent here)
+    for n in nums:
+        n.inputs = [i for i in n.inputs if "/runs/" not in i]
+    recs = provenance.records(nums, text, {"rule": "numbers"})
+    from pathlib import Path
+
+    assert all(provenance.check(r, Path(".")) == [] for r in recs.values())

@@ -183,3 +183,51 @@ def test_claims_without_studies_and_phases_without_observables():
     metrics = pd.DataFrame({"step": steps, "train_acc": steps / 10, "test_loss": 5.0 - steps / 20})
     p = locate_phases(metrics, pd.DataFrame({"step": steps}), {"memorise_threshold": 0.99})
     assert p["memorisation"] == 10 and math.isnan(p["cleanup"])
+
+
+def replicated(primary_variant, replicate_variant):
+    """A study s (base vs v) and its robustness copy s--replicate, grok steps of the variant given."""
+    from groklab.analysis.speedup import speedup_tables
+
+    data = pd.concat([runs("base", [800, 810, 790]), runs("v", primary_variant),
+                      runs("base--replicate", [800, 805, 795]), runs("v--replicate", replicate_variant)])
+    studies = {"s": ("base", ["v"]), "s--replicate": ("base--replicate", ["v--replicate"])}
+    return speedup_tables(data, studies, {"confidence": 0.95, "bootstrap": 500, "bootstrap_seed": 0})
+
+
+CLAIM = {"name": "x", "study": "s", "variant": "v", "operation": "div", "metric": "grok_step", "claimed": 8, "description": ""}
+SEED = {"delay": 332000, "grok_pct": 83.5, "budget": 400000}
+
+
+def test_a_replicate_that_agrees_keeps_the_verdict():
+    from groklab.analysis.claims import claims_table
+
+    row = claims_table([CLAIM], replicated([100, 110, 90], [105, 95, 100]), 2.0, "replicate", SEED).iloc[0]
+    assert row.verdict == row.verdict_primary == row.verdict_replicate == REPRODUCED
+    assert row.ratio_replicate == pytest.approx(8, rel=0.01) and row.ratio_replicate_lo < 8 < row.ratio_replicate_hi
+    assert row.n_seeds_replicate == 3
+
+
+def test_a_replicate_that_disagrees_makes_the_claim_unstable():
+    from groklab.analysis.claims import UNSTABLE, VERDICTS, claims_table, combined_verdict, unstable
+
+    row = claims_table([CLAIM], replicated([100, 110, 90], [790, 810, 800]), 2.0, "replicate", SEED).iloc[0]
+    assert row.verdict_primary == REPRODUCED and row.verdict_replicate == NO_EFFECT
+    assert row.verdict == unstable(REPRODUCED, NO_EFFECT) == "unstable (reproduced vs no effect)"
+    assert row.verdict.startswith(UNSTABLE) and UNSTABLE not in VERDICTS
+    # only two measured verdicts can disagree: a replicate not run or inconclusive leaves the primary's
+    assert combined_verdict(REPRODUCED, NOT_RUN) == REPRODUCED and combined_verdict(SMALLER, INCONCLUSIVE) == SMALLER
+    assert combined_verdict(NOT_RUN, REPRODUCED) == NOT_RUN
+
+
+def test_without_robustness_the_replicate_is_not_run_and_the_delay_ratios_stand_side_by_side():
+    from groklab.analysis.claims import claims_table, seed_delay_ratio, seed_memorisation_step
+
+    row = claims_table([CLAIM], replicated([100, 110, 90], [100, 100, 100]), 2.0, None, SEED).iloc[0]
+    assert row.verdict_replicate == NOT_RUN and row.verdict == row.verdict_primary == REPRODUCED
+    assert math.isnan(row.ratio_replicate) and math.isnan(row.ratio_replicate_lo) and math.isnan(row.ratio_replicate_hi)
+    # the seed's baseline: grokked at 83.5 % of 400,000 steps after a 332,000-step delay
+    assert seed_memorisation_step(SEED) == pytest.approx(2000) and seed_delay_ratio(SEED) == pytest.approx(166)
+    assert row.seed_delay_ratio == pytest.approx(166)
+    # ours: delay / memorisation step of the baseline, median over seeds (memorised at 100)
+    assert row.baseline_delay_ratio == pytest.approx(7.0) and row.baseline_delay == pytest.approx(700)

@@ -81,6 +81,8 @@ MAIN_TEX = os.path.relpath(f"{workflow.basedir}/paper/main.tex")
 
 SPEEDUPS = f"{RESULTS}/tables/speedups.parquet"
 CLAIMS = f"{RESULTS}/tables/claims.parquet"
+LADDER = f"{RESULTS}/tables/ladder.parquet"
+LADDER_TREND = f"{RESULTS}/tables/ladder_trend.parquet"
 NUMBERS_OUTPUTS = PAPER_OUT.numbers_outputs
 FIGURE_PDFS = PAPER_OUT.figure_pdfs
 # latexmk from Debian's TeX Live (docs/paper.md: TeX); without it the paper's sources are still generated.
@@ -99,7 +101,8 @@ def figure_inputs(wildcards):
     hmm = rules.hmm_fit.output if study else rules.hmm_matrix_fit.output
     files = {"metrics": [f"{RESULTS}/runs/{i}/metrics.parquet" for i in cells],
              "observables": [f"{RESULTS}/runs/{i}/observables.parquet" for i in cells],
-             "runs": RUNS_SUMMARY, "speedups": SPEEDUPS, "leadlag": rules.mechanics.output.leadlag,
+             "runs": RUNS_SUMMARY, "speedups": SPEEDUPS, "ladder": LADDER, "ladder_trend": LADDER_TREND,
+             "leadlag": rules.mechanics.output.leadlag,
              "map": hmm.map.replace("{study}", study or ""), "selection": hmm.selection.replace("{study}", study or "")}
     code = figure_code(figure, f"{workflow.basedir}/workflow/scripts/figure.py")
     return {"code": code, **{kind: files[kind] for kind in FIGURES[figure].inputs}}

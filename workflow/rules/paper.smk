@@ -8,19 +8,27 @@ localrules:
 
 
 rule speedup_tables:
-    """Per study: grok step and delay with intervals, speedups vs the baseline; the claims table."""
+    """Per study: grok step and delay with intervals, speedups vs the baseline; the claims table
+    (with the robustness replicate's verdict); each claim at every rung of the delay ladder and its
+    trend carried to the target delay."""
     input:
         runs=RUNS_SUMMARY,
         code=code_files("speedup_tables"),
     output:
         speedups=SPEEDUPS,
         claims=CLAIMS,
+        ladder=LADDER,
+        ladder_trend=LADDER_TREND,
         # CSV copies for the HTML report (io.write_table), which cannot show Parquet
         speedups_csv=report(csv_copy(SPEEDUPS), caption="../report/speedups-table.rst", category="Tables"),
         claims_csv=report(csv_copy(CLAIMS), caption="../report/claims-table.rst", category="Tables"),
+        ladder_csv=report(csv_copy(LADDER), caption="../report/ladder-table.rst", category="Tables"),
+        ladder_trend_csv=report(csv_copy(LADDER_TREND), caption="../report/ladder-trend-table.rst", category="Tables"),
     params:
         studies={s.name: (s.baseline.name, [v.name for v in s.variants]) for s in STUDIES.values()},
         paper=config["paper"],
+        ladder=config["ladder"],
+        robustness=config["robustness"],
     conda:
         "../envs/groklab.yaml"
     log:
@@ -40,6 +48,8 @@ rule numbers:
         # the speedup, claims, lead-lag and forecast numbers are read from these tables, not recomputed
         speedups=SPEEDUPS,
         claims=CLAIMS,
+        ladder=LADDER,
+        ladder_trend=LADDER_TREND,
         leadlag=rules.mechanics.output.leadlag,
         forecast=rules.mechanics.output.forecast,
         code=code_files("numbers"),
@@ -52,6 +62,8 @@ rule numbers:
         cells={c.name: cell_record(c) for c in CELLS.values()},
         studies={s.name: (s.baseline.name, [v.name for v in s.variants], s.description) for s in STUDIES.values()},
         paper=config["paper"],
+        ladder=config["ladder"],
+        robustness=config["robustness"],
         hmm=config["hmm"] if MAP_CELLS else None,
         study_figures=PAPER_OUT.study_figure_files,
         global_figures=PAPER_OUT.global_figure_files,

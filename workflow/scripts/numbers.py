@@ -12,9 +12,9 @@ from groklab.paper.provenance import git_commit
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params
-tables = {name: snakemake.input[name] for name in ("speedups", "claims", "leadlag", "forecast")}
+tables = {name: snakemake.input[name] for name in ("speedups", "claims", "ladder", "ladder_trend", "leadlag", "forecast")}
 ctx = Context(results=p.results, cells=p.cells, studies={k: tuple(v) for k, v in p.studies.items()}, paper=p.paper,
-              hmm=p.hmm, tables=tables)
+              hmm=p.hmm, tables=tables, ladder=p.ladder, robustness=p.robustness)
 job = {"rule": snakemake.rule, "git_commit": git_commit(p.repo), "host": socket.gethostname(),
        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 numbers = build(ctx, p.generated, p.study_figures, p.global_figures, job)

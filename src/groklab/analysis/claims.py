@@ -1,6 +1,8 @@
 """The claims table: each seed headline (8x SGD, 18x task diversity, 316x sparse init, 119x
 division+multiplication, and the pairings that were slower) with our ratio, its interval and a
-verdict computed from them."""
+verdict computed from them; with `robustness` set, the replicate's ratio and verdict beside them
+(a claim whose two verdicts differ is `unstable`); and the baseline's delay ratio (delay /
+memorisation step) beside the seed's."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import math
 import pandas as pd
 
 from groklab.analysis.speedup import UNITS
+from groklab.config.matrix import copy_name
 
 UNIT_NAMES = ("examples", "steps", "pct")     # the order of each UNITS family
 
@@ -19,6 +22,35 @@ NO_EFFECT = "no effect"
 OPPOSITE = "opposite"
 INCONCLUSIVE = "inconclusive: the baseline never grokked"
 VERDICTS = (REPRODUCED, SMALLER, NO_EFFECT, OPPOSITE)
+UNSTABLE = "unstable"     # the primary's and the replicate's verdicts differ: "unstable (<primary> vs <replicate>)"
+
+
+def unstable(primary: str, replicate: str) -> str:
+    return f"{UNSTABLE} ({primary} vs {replicate})"
+
+
+def combined_verdict(primary: str, replicate: str) -> str:
+    """The verdict the table prints: the primary's, or `unstable (<primary> vs <replicate>)` where the
+    replicate measured the claim too (both verdicts of VERDICTS) and came to another verdict. A
+    replicate that is not run or inconclusive leaves the primary's verdict as it is."""
+    if primary in VERDICTS and replicate in VERDICTS and primary != replicate:
+        return unstable(primary, replicate)
+    return primary
+
+
+def seed_grok_step(seed: dict) -> float:
+    """The seed baseline's grok step (paper.seed_baseline: grok_pct % of the budget), in steps."""
+    return seed["grok_pct"] / 100 * seed["budget"]
+
+
+def seed_memorisation_step(seed: dict) -> float:
+    """The seed baseline's memorisation step: its grok step less its delay (about 2,000)."""
+    return seed_grok_step(seed) - seed["delay"]
+
+
+def seed_delay_ratio(seed: dict) -> float:
+    """The seed baseline's delay / memorisation step (about 332,000 / 2,000 = 166)."""
+    return seed["delay"] / seed_memorisation_step(seed)
 
 
 def verdict(ratio: float, lo: float, hi: float, claimed: float | None, within: float,
@@ -57,19 +89,43 @@ def claim_row(claim: dict, speedups: pd.DataFrame, within: float) -> dict:
     if var.empty or base.empty:
         return row | {"ratio": math.nan, "ratio_lo": math.nan, "ratio_hi": math.nan, "n_seeds": 0,
                       **{f"ratio_{u}": math.nan for u in UNIT_NAMES}, "baseline": math.nan,
-                      "variant_value": math.nan, "grokked_fraction": math.nan, "verdict": NOT_RUN}
+                      "variant_value": math.nan, "grokked_fraction": math.nan, "baseline_grokked_fraction": math.nan,
+                      "baseline_delay": math.nan, "baseline_delay_ratio": math.nan, "verdict": NOT_RUN}
     v, b = var.iloc[0], base.iloc[0]
     r, lo, hi = v[f"speedup_{m}"], v[f"speedup_{m}_lo"], v[f"speedup_{m}_hi"]
     return row | {"ratio": r, "ratio_lo": lo, "ratio_hi": hi, "n_seeds": int(v["n_seeds"]),
                   **{f"ratio_{u}": v[f"speedup_{col}"] for u, col in zip(UNIT_NAMES, UNITS[family])},
                   "baseline": b[m], "variant_value": v[m], "grokked_fraction": v["grokked_fraction"],
+                  "baseline_grokked_fraction": b["grokked_fraction"],
+                  # the baseline's median delay in steps (censored: speedup.censor) and delay / memorisation
+                  "baseline_delay": b["delay_median"], "baseline_delay_ratio": b["delay_ratio_median"],
                   "verdict": verdict(r, lo, hi, claim["claimed"], within, b["grokked_fraction"])}
 
 
-def claims_table(claims: list[dict], speedups: pd.DataFrame, within: float) -> pd.DataFrame:
+def copied_claim(claim: dict, name) -> dict:
+    """The claim read from a copy of its study: `name` maps a study or cell name to the copy's
+    (groklab.config.matrix: Rung.name, copy_name)."""
+    return claim | {"study": name(claim["study"]), "variant": name(claim["variant"])}
+
+
+def claims_table(claims: list[dict], speedups: pd.DataFrame, within: float, replicate: str | None = None,
+                 seed_baseline: dict | None = None) -> pd.DataFrame:
+    """One row per claim (claim_row) with the replicate's ratio and verdict (read from the copies
+    labelled `replicate`, groklab.config.matrix.copy_name; None: not run), `verdict_primary`, the
+    printed `verdict` (combined_verdict), and the seed's delay ratio (paper.seed_baseline)."""
     if speedups.empty:      # a matrix without studies: every claim is "not run"
         speedups = pd.DataFrame(columns=["study", "operation", "cell", "role"])
-    return pd.DataFrame([claim_row(c, speedups, within) for c in claims])
+    rows = []
+    for c in claims:
+        row = claim_row(c, speedups, within)
+        rep = (claim_row(copied_claim(c, lambda n: copy_name(n, replicate)), speedups, within) if replicate
+               else {"ratio": math.nan, "ratio_lo": math.nan, "ratio_hi": math.nan, "verdict": NOT_RUN, "n_seeds": 0})
+        rows.append(row | {"verdict_primary": row["verdict"], "verdict_replicate": rep["verdict"],
+                           "ratio_replicate": rep["ratio"], "ratio_replicate_lo": rep["ratio_lo"],
+                           "ratio_replicate_hi": rep["ratio_hi"], "n_seeds_replicate": rep["n_seeds"],
+                           "verdict": combined_verdict(row["verdict"], rep["verdict"]),
+                           "seed_delay_ratio": seed_delay_ratio(seed_baseline) if seed_baseline else math.nan})
+    return pd.DataFrame(rows)
 
 
 def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) -> None:
@@ -89,6 +145,10 @@ def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) ->
     for key, axis in (diagram or {}).items():
         if axis is not None and axis not in axes:
             raise ConfigError(f"paper.phase_diagram.{key}: '{axis}' is not a matrix axis (axes: {', '.join(axes) or 'none'})")
+    seed = paper["seed_baseline"]
+    if seed_memorisation_step(seed) <= 0:
+        raise ConfigError(f"paper.seed_baseline.delay: {seed['delay']:g} steps is not below the grok step, "
+                          f"grok_pct x budget = {seed_grok_step(seed):g}, so the seed baseline never memorised before it")
     for key in ("baseline", "progress_cell", "progress_division_cell"):
         if paper[key] is not None and paper[key] not in cells:
             raise ConfigError(f"paper.{key}: no cell named '{paper[key]}'; the matrix has {len(cells)} cells")

@@ -53,7 +53,16 @@ def cell_stats(rows: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
     for m in METRICS:
         mean, lo, hi = mean_ci(rows[f"{m}_c"], confidence, n_boot, rng)
         out |= {m: mean, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_median": rows[f"{m}_c"].median()}
+    # how long the model waited compared with how long it took to memorise (the seed's baseline: ~166)
+    out["delay_ratio_median"] = delay_ratio(rows).median()
     return out
+
+
+def delay_ratio(rows: pd.DataFrame) -> pd.Series:
+    """Per model (censored rows): delay / memorisation step, both in steps (NaN if it never memorised
+    or memorised at step 0); the delay censored as `censor` does."""
+    mem = rows["memorisation_step"].astype(float)
+    return rows["delay_c"] / mem.where(mem > 0)
 
 
 def speedup_row(base: pd.DataFrame, variant: pd.DataFrame, key: tuple, confidence: float,

@@ -1,7 +1,9 @@
 """Expand config.yaml's matrix into cells with stable ids, and resolve its studies.
 
 The cells are the cross product of the named axes (each sets one cell key), minus the
-`matrix.exclude` entries, plus the `matrix.include` cells; `studies` name cells to compare.
+`matrix.exclude` entries, plus the `matrix.include` cells, plus the copies that the delay ladder
+and the robustness replicate make of the claims' studies (`copy_cells`); `studies` name cells to
+compare, and each copy of a study compares the copies of its cells.
 """
 
 from __future__ import annotations
@@ -237,9 +239,156 @@ def _include_cells(config: dict, builder: _CellBuilder, cells: list[Cell]) -> li
     return extra
 
 
+# -- copies of the claims' studies: the delay ladder's rungs and the robustness replicate ------------
+
+COPY_SEP = "--"          # <cell>--<label>, <study>--<label>: a cell name, a study name and a path accept it
+REPLICATE = "replicate"  # the label of the robustness replicate's copies
+
+
+def copy_name(name: str, label: str) -> str:
+    """The name of the copy of cell or study `name` that a ladder rung or the replicate (`label`) makes."""
+    return f"{name}{COPY_SEP}{label}"
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of the delay ladder: ladder.key multiplied by `factor` (1: the matrix as written)."""
+
+    label: str
+    factor: float
+
+    @property
+    def primary(self) -> bool:
+        return self.factor == 1
+
+    def name(self, name: str) -> str:
+        """The rung's cell or study of `name`: the name itself on the primary rung, else its copy."""
+        return name if self.primary else copy_name(name, self.label)
+
+
+def rungs_of(ladder: dict) -> list[Rung]:
+    """A validated `ladder` section's rungs, in config order; ConfigError unless exactly one has factor 1
+    and no two share a factor."""
+    out = [Rung(label, float(factor)) for label, factor in ladder["rungs"].items()]
+    ones = [r.label for r in out if r.primary]
+    if len(ones) != 1:
+        raise ConfigError(f"ladder.rungs: exactly one rung must have factor 1 (the matrix as written), not "
+                          f"{len(ones)}{' (' + ', '.join(ones) + ')' if ones else ''}")
+    for i, r in enumerate(out):
+        if r.label == REPLICATE:
+            raise ConfigError(f"ladder.rungs.{r.label}: the label is taken by the robustness replicate's copies")
+        same = next((q for q in out[:i] if q.factor == r.factor), None)
+        if same is not None:
+            raise ConfigError(f"ladder.rungs.{r.label}: factor {r.factor:g} is also the factor of rung {same.label}")
+    return out
+
+
+def rungs(config: dict) -> list[Rung]:
+    return rungs_of(validate(config)["ladder"])
+
+
+def copied_studies(config: dict) -> list[str]:
+    """The studies the ladder and the replicate copy: those that paper.claims name, in config order."""
+    named = {c["study"] for c in config["paper"]["claims"]}
+    return [s for s in config["studies"] if s in named]
+
+
+@dataclass(frozen=True)
+class _Copy:
+    label: str                                  # the copies' names: copy_name(name, label)
+    key: str                                    # the config key that asks for it (for errors)
+    overrides: Callable[[Cell], dict]           # a copied cell -> dotted key -> its new value
+    what: str                                   # appended to a copied study's description
+
+
+def _cell_value(cell: Cell, dotted: str):
+    section, leaf = dotted.split(".", 1)
+    values = cell.config.to_dict()[section]
+    if leaf not in values:
+        raise ConfigError(f"ladder.key: '{dotted}' is not a cell key{_did_you_mean(leaf, values)}; "
+                          f"{section} has: {', '.join(sorted(values))}")
+    return values[leaf]
+
+
+def _rung_copy(key: str, rung: Rung) -> _Copy:
+    def overrides(cell: Cell) -> dict:
+        value = _cell_value(cell, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"ladder.key: {key} is {value!r} in cell {cell.name}, not a number; "
+                              "the ladder multiplies a numeric cell key")
+        new = value * rung.factor
+        if isinstance(value, int):
+            if new != round(new):
+                raise ConfigError(f"ladder.rungs.{rung.label}: factor {rung.factor:g} makes the integer key {key} "
+                                  f"{new:g} in cell {cell.name}")
+            new = int(round(new))
+        return {key: new}
+    return _Copy(rung.label, f"ladder.rungs.{rung.label}", overrides, f"ladder rung {rung.label}: {key} x {rung.factor:g}")
+
+
+def _replicate_copy(spec: dict) -> _Copy:
+    seeds, split = list(spec["seeds"]), spec["split_seed"]
+
+    def overrides(cell: Cell) -> dict:
+        shared = sorted(set(seeds) & set(cell.config.training.seeds))
+        if shared:
+            raise ConfigError(f"robustness.seeds: {seeds} share {shared} with the seeds {list(cell.config.training.seeds)} "
+                              f"of cell {cell.name}; a replicate needs fresh seeds")
+        if split == cell.config.task.split_seed:
+            raise ConfigError(f"robustness.split_seed: {split} is the split seed of cell {cell.name}; "
+                              "a replicate needs another train/test split")
+        return {"training.seeds": seeds, "task.split_seed": split}
+    return _Copy(REPLICATE, "robustness", overrides, f"robustness replicate: seeds {seeds}, split seed {split}")
+
+
+def _copies(config: dict) -> list[_Copy]:
+    """Every copy the config asks for: each ladder rung but the primary, then the replicate."""
+    ladder = config["ladder"]
+    out = [_rung_copy(ladder["key"], r) for r in rungs_of(ladder) if not r.primary]
+    return out + ([_replicate_copy(config["robustness"])] if config["robustness"] is not None else [])
+
+
+def _cells_to_copy(config: dict, by_name: dict[str, Cell]) -> list[Cell]:
+    """Every cell of the copied studies (baselines and variants, each once), in study order."""
+    names = [n for s in copied_studies(config) for n in (config["studies"][s]["baseline"], *config["studies"][s]["variants"])]
+    return [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+
+
+def copy_cells(config: dict, cells: list[Cell]) -> list[Cell]:
+    """The cells the ladder's rungs and the replicate add: one copy of each cell of the claims' studies
+    per copy (`_copies`), `copy_name(cell, label)`, the cell's resolved config with the copy's
+    overrides. A copy carries no axis labels (like an include: a phase diagram never averages it in).
+    ConfigError naming the key for a copy that cannot be made or clashes with another cell."""
+    by_name = {c.name: c for c in cells}
+    by_hash = {c.config_hash: c.name for c in cells}
+    if cells:       # the ladder's key is checked even where no claim's study is in the matrix
+        _cell_value(cells[0], config["ladder"]["key"])
+    out = []
+    for spec in _copies(config):
+        for cell in _cells_to_copy(config, by_name):
+            name = copy_name(cell.name, spec.label)
+            if name in by_name:
+                raise ConfigError(f"{spec.key}: the copy of cell {cell.name} would be named {name}, the name of "
+                                  "another cell; rename that cell")
+            raw = cell.config.to_dict()
+            for dotted, value in spec.overrides(cell).items():
+                deep_set(raw, dotted, value)
+            try:
+                copied = Cell(name=name, config=CellConfig.from_dict(raw))
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} [matrix cell {name}, made by {spec.key}]") from None
+            if copied.config_hash in by_hash:
+                raise ConfigError(f"{spec.key}: the copy {name} resolves to the same config as cell "
+                                  f"{by_hash[copied.config_hash]} (a factor that changes nothing in it)")
+            by_name[name], by_hash[copied.config_hash] = copied, name
+            out.append(copied)
+    return out
+
+
 def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = None) -> list[Cell]:
     """Validate the whole config and return its cells in a deterministic order: the cross product
-    of the axes (minus matrix.exclude), then matrix.include in list order. Studies are checked too.
+    of the axes (minus matrix.exclude), then matrix.include in list order, then the copies of the
+    claims' studies' cells (`copy_cells`: each ladder rung, then the replicate). Studies are checked too.
     `check_cell(config, prefix)` is a check of a layer above config (groklab.checks passes the
     observables registry's), run on every cell before the studies are checked.
 
@@ -251,6 +400,9 @@ def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = 
     if not cells and not config["matrix"]["include"]:
         raise ConfigError("matrix: every cell excluded (matrix.exclude drops the whole cross product of matrix.axes)")
     cells += _include_cells(config, builder, cells)
+    rungs_of(config["ladder"])
+    studies(config, cells, copies=False)      # the originals first: a copy is made of a study that resolves
+    cells += copy_cells(config, cells)
     for cell in cells if check_cell else ():
         try:
             check_cell(cell.config, "cell")
@@ -272,8 +424,10 @@ def _find(by_name: dict[str, Cell], name: str, key: str) -> Cell:
     )
 
 
-def studies(config: dict, cells: list[Cell]) -> list[Study]:
-    """config["studies"] resolved against `cells` (by name), in config order."""
+def studies(config: dict, cells: list[Cell], copies: bool = True) -> list[Study]:
+    """config["studies"] resolved against `cells` (by name), in config order; then (copies=True) the
+    copies of the claims' studies, one per ladder rung but the primary and for the replicate, each
+    comparing the copies of the study's cells (`copy_name`), in `_copies` order."""
     config = validate(config)
     by_name = {c.name: c for c in cells}
     out = []
@@ -288,6 +442,18 @@ def studies(config: dict, cells: list[Cell]) -> list[Study]:
                 )
             variants.append(_find(by_name, name, f"{key}.variants[{j}]"))
         out.append(Study(name=study, baseline=baseline, variants=tuple(variants), description=spec["description"]))
+    if not copies:
+        return out
+    found = {s.name: s for s in out}
+    for spec in _copies(config):
+        for study in copied_studies(config):
+            s, name = found[study], copy_name(study, spec.label)
+            if name in config["studies"]:
+                raise ConfigError(f"{spec.key}: the copy of study {study} would be named {name}, the name of "
+                                  "another study; rename that study")
+            out.append(Study(name=name, baseline=_find(by_name, copy_name(s.baseline.name, spec.label), spec.key),
+                             variants=tuple(_find(by_name, copy_name(v.name, spec.label), spec.key) for v in s.variants),
+                             description=f"{s.description} ({spec.what})" if s.description else spec.what))
     return out
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from groklab import io
 from groklab.analysis.claims import NOT_RUN
+from groklab.analysis.ladder import NO_FACTOR
+from groklab.paper.figures import pdf_name
 from groklab.paper.latex import escape, format_value, macro_name, macros, table
 from groklab.paper.numbers import (CLAIM_COLUMNS, DEFAULT_CLAIMS, FORECAST_SETS, LEADLAG_COLUMNS, LEADLAG_ROWS, Context, Number,
                       evaluate_all, paper_numbers)
 from groklab.paper.provenance import records
-from groklab.paper.targets import (CLAIMS_TEX, FIGURES_TEX, FORECAST_TEX, INTERVENTIONS_TEX, LEADLAG_TEX, NUMBERS_TEX,
-                                   PROVENANCE_JSON, STUDIES_TEX, speedups_tex as speedups_file)
+from groklab.paper.targets import (CLAIMS_TEX, FIGURES_DIR, FIGURES_TEX, FORECAST_TEX, INTERVENTIONS_TEX, LADDER_TEX,
+                                   LEADLAG_TEX, NUMBERS_TEX, PROVENANCE_JSON, STUDIES_TEX, speedups_tex as speedups_file)
 from groklab.vocabulary import HMM_STATE
 
 METRIC_LABELS = {"grok_examples": "grok", "grok_step": "grok step", "grok_pct": "grok \\%",
@@ -26,11 +28,12 @@ def _not_run(ctx: Context) -> list[Number]:
     names = [c["name"] for c in ctx.paper["claims"]] + list(DEFAULT_CLAIMS)
     out = []
     for name in dict.fromkeys(n for n in names if n not in measured):
-        for col in CLAIM_COLUMNS:
-            value = NOT_RUN if col == "verdict" else None
+        for col, fmt in CLAIM_COLUMNS.items():
+            text = fmt == "text"        # the verdicts: "not run"
             for key in (f"claims/{name}/{col}", macro_name("claim", name, col)):
-                out.append(Number(key, "constant", {"value": value, "why": "the claim's study or variant is not in the matrix"},
-                                  [], [], "text" if col == "verdict" else "ratio"))
+                out.append(Number(key, "constant", {"value": NOT_RUN if text else None,
+                                                    "why": "the claim's study or variant is not in the matrix"},
+                                  [], [], "text" if text else "ratio"))
     return out
 
 
@@ -45,15 +48,20 @@ def claims_tex(ctx: Context, text: dict[str, str]) -> str:
         t = {col: text[f"claims/{c['name']}/{col}"] for col in CLAIM_COLUMNS}
         rows.append([escape(c["description"] or c["name"]), METRIC_LABELS[c["metric"]],
                      "slower" if c["claimed"] is None else f"{t['claimed']}$\\times$",
-                     _with_ci(t, "ratio"), t["ratio_steps"], t["ratio_pct"], t["grokked_fraction"], t["verdict"]])
-    header = ["Claim (seed paper)", "Metric", "Seed", "Ours [CI]", "steps", "\\% budget", "Grokked", "Verdict"]
+                     _with_ci(t, "ratio"), t["ratio_steps"], t["ratio_pct"], t["grokked_fraction"], t["verdict"],
+                     t["verdict_replicate"], t["baseline_delay_ratio"], t["seed_delay_ratio"]])
+    header = ["Claim (seed paper)", "Metric", "Seed", "Ours [CI]", "steps", "\\% budget", "Grokked", "Verdict",
+              "Replicate", "Delay / mem.", "Seed's"]
     level = round(100 * ctx.paper["confidence"])
     caption = (f"The seed paper's headline results against this matrix. Ours: baseline / variant of the metric "
                f"(above 1 = faster) in examples of the operation seen (steps times its examples per step), "
                f"mean over seeds, {level}\\% bootstrap interval over seeds; the same ratio in steps and in \\% of "
                f"each cell's budget beside it. Never-grokked runs count as censored at the budget. Grokked: "
-               f"fraction of the variant's seeds that generalised.")
-    return table(header, rows, "p{4.4cm}lllllllp{2.0cm}", caption, "tab:claims")
+               f"fraction of the variant's seeds that generalised. Replicate: the verdict of the same comparison "
+               f"retrained with other seeds and another train/test split (\\emph{{unstable}} when the two verdicts "
+               f"differ; \\emph{{not run}} without a replicate). Delay / mem.: the baseline's delay over its "
+               f"memorisation step (median over seeds, in steps), beside the seed baseline's.")
+    return table(header, rows, "p{3.4cm}lllllllp{2.0cm}p{1.6cm}ll", caption, "tab:claims", fit=True)
 
 
 def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:
@@ -101,6 +109,51 @@ def forecast_tex(text: dict[str, str]) -> str:
                "HMM state occupancy: the fraction of the run up to the cut-off spent in each state of the matrix "
                "map (its states refitted in every fold without the held-out cell), and the state at the cut-off.")
     return table(["Cut-off", "Features", "MAE log10 step", "Accuracy groks"], rows, "llrr", caption, "tab:forecast")
+
+
+def ladder_table_tex(ctx: Context, text: dict[str, str]) -> str:
+    rows = []
+    for c in ctx.paper["claims"]:
+        for rung in ctx.rungs:
+            t = {col: text[f"ladder/{c['name']}/{rung.label}/{col}"] for col in ("factor", "baseline_delay",
+                 "baseline_delay_ratio", "ratio", "ratio_lo", "ratio_hi", "verdict")}
+            rows.append([escape(c["name"]), escape(rung.label), t["factor"], t["baseline_delay"], t["baseline_delay_ratio"],
+                         _with_ci(t, "ratio"), t["verdict"]])
+    key = text["LadderKey"]
+    caption = (f"Each claim at every rung of the delay ladder: \\texttt{{{key}}} multiplied by the rung's factor in "
+               f"every cell of the claim's study. Baseline delay: the baseline's median delay in steps (never-grokked "
+               f"seeds at the budget) and its delay over its memorisation step; ours: baseline / variant of the "
+               f"claim's metric with its bootstrap interval over seeds, and the verdict at that rung.")
+    return table(["Claim", "Rung", "Factor", "Baseline delay", "Delay / mem.", "Ours [CI]", "Verdict"], rows,
+                 "llrrrlp{3.2cm}", caption, "tab:ladder")
+
+
+def trend_sentence(ctx: Context, claim: dict, text: dict[str, str], values: dict) -> str:
+    """One sentence: is the claim's trend, carried to the target delay, consistent with the seed's factor?"""
+    name, key = claim["name"], f"ladder_trend/{claim['name']}/"
+    t = {col: text[key + col] for col in ("rungs", "slope", "slope_lo", "slope_hi", "target_delay", "predicted",
+                                         "predicted_lo", "predicted_hi", "claimed", "consistent")}
+    consistent, head = values[key + "consistent"], f"\\texttt{{{escape(name)}}}: "
+    if ctx.study_of(claim) is None:
+        return head + "not run (its study or variant is not in this matrix)."
+    trend = (f"the trend over {t['rungs']} rungs (slope {t['slope']} [{t['slope_lo']}, {t['slope_hi']}]) carried to "
+             f"{t['target_delay']} steps predicts {t['predicted']}$\\times$ [{t['predicted_lo']}, {t['predicted_hi']}]")
+    if consistent in ("yes", "no"):
+        verb = "is consistent" if consistent == "yes" else "is not consistent"
+        return head + f"{trend}; the seed's {t['claimed']}$\\times$ {verb} with it."
+    fitted = values[key + "slope"] == values[key + "slope"]
+    if consistent == NO_FACTOR:
+        return head + (f"{trend}" if fitted else f"no trend yet ({t['rungs']} usable rungs)") + \
+            "; the seed reports no factor, only that the variant is slower."
+    return head + (f"{t['consistent']} ({t['rungs']} usable), so nothing is carried to {t['target_delay']} steps yet "
+                   f"against the seed's {t['claimed']}$\\times$.")
+
+
+def ladder_tex(ctx: Context, text: dict[str, str], values: dict, figures: dict[str, str]) -> str:
+    """The section "Speedup against the delay": the ladder table, one sentence per claim, the figure."""
+    parts = [ladder_table_tex(ctx, text), " ".join(trend_sentence(ctx, c, text, values) for c in ctx.paper["claims"]), ""]
+    parts += [figure_tex(p, cap, f"fig:{Path(p).stem}") for p, cap in figures.items()]
+    return "\n".join(parts) + "\n"
 
 
 def figure_tex(path: str, caption: str, label: str) -> str:
@@ -201,7 +254,7 @@ def studies_tex(ctx: Context, figures: dict[str, dict[str, str]], text: dict[str
 
 
 def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, str], job: dict) -> list[Number]:
-    """Evaluate every number and write <out_dir>/{numbers.tex, tables/*, studies.tex, figures.tex, provenance.json}
+    """Evaluate every number and write <out_dir>/{numbers.tex, tables/*, studies.tex, figures.tex, ladder.tex, provenance.json}
     (groklab.paper.targets.generated_files: the list the workflow declares as outputs)."""
     numbers = paper_numbers(ctx) + _not_run(ctx)
     evaluate_all(numbers)
@@ -216,7 +269,9 @@ def build(ctx: Context, out_dir: str, figures: dict, global_figures: dict[str, s
     values = {n.name: n.value for n in numbers}
     io.write_text(out / INTERVENTIONS_TEX, interventions_tex(ctx, text, values))
     io.write_text(out / STUDIES_TEX, studies_tex(ctx, figures, text, values))
+    ladder = f"generated/{FIGURES_DIR}/{pdf_name('ladder')}"     # drawn in its own section, not with the others
+    io.write_text(out / LADDER_TEX, ladder_tex(ctx, text, values, {p: c for p, c in global_figures.items() if p == ladder}))
     io.write_text(out / FIGURES_TEX, "\n".join(figure_tex(p, c, f"fig:{Path(p).stem}")
-                                                 for p, c in global_figures.items()))
+                                                 for p, c in global_figures.items() if p != ladder))
     io.write_json(out / PROVENANCE_JSON, records(numbers, text, job))
     return numbers

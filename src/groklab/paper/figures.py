@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 
 # What a figure may read (Figure.inputs): per-cell run files of the figure's cells, the runs summary,
-# the speedups table, the lead-lag ranking, an HMM map and its model selection (the study's map for a
-# study figure, the matrix map for a global one).
-INPUT_KINDS = ("metrics", "observables", "runs", "speedups", "leadlag", "map", "selection")
+# the speedups table, the delay ladder's tables (each claim per rung, each claim's trend), the lead-lag
+# ranking, an HMM map and its model selection (the study's map for a study figure, the matrix map for a
+# global one).
+INPUT_KINDS = ("metrics", "observables", "runs", "speedups", "ladder", "ladder_trend", "leadlag", "map", "selection")
 # Whose run files (Figure.cells): the study's cells, every study's cells, the multi-task cells, the
 # progress-measures cells (one per PROGRESS_OPERATIONS).
 CELL_SETS = ("study", "studies", "multi_task", "progress", "progress_division")
@@ -52,6 +53,12 @@ FIGURES = {
     "speedups": Figure("speedups", "global",
                        "Speedup of each variant over its study's baseline (baseline / variant, log scale) for the "
                        "grok step in \\% of budget and for the delay, with bootstrap intervals over seeds.", inputs=("speedups",)),
+    "ladder": Figure("ladder", "global",
+                     "Speedup (baseline / variant, the claim's metric) against the baseline's median delay in steps, "
+                     "log-log, one panel per claim with a factor: each rung of the delay ladder with its bootstrap "
+                     "interval (hollow: left out of the fit, the baseline never grokked), the power law fitted over "
+                     "the rungs carried to the target delay with its interval band, and the seed's factor (star) "
+                     "at the target delay.", inputs=("ladder", "ladder_trend")),
     "progress": Figure("progress", "global",
                        "Nanda et al.'s progress measures for one addition model, with the phases located from the "
                        "data: memorisation (train accuracy reached), circuit formation (until the test loss has "

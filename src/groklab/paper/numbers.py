@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from groklab.config.cells import validate
+from groklab.config.matrix import REPLICATE, Rung, copy_name, rungs_of
 from groklab.paper.latex import macro_name
 from groklab.paper.provenance import Number
 from groklab.paper.queries import evaluate
@@ -21,7 +23,20 @@ from groklab.paper.queries import evaluate
 # Claims main.tex quotes by name: always defined ("not run" when the config has no such claim).
 DEFAULT_CLAIMS = ("sgd", "diversity", "sparse", "divmul", "divadd", "divsub")
 CLAIM_COLUMNS = {"ratio": "ratio", "ratio_lo": "ratio", "ratio_hi": "ratio", "ratio_steps": "ratio",
-                 "ratio_pct": "ratio", "claimed": "ratio", "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text"}
+                 "ratio_pct": "ratio", "claimed": "ratio", "grokked_fraction": "frac", "n_seeds": "int", "verdict": "text",
+                 "verdict_primary": "text", "verdict_replicate": "text", "ratio_replicate": "ratio",
+                 "ratio_replicate_lo": "ratio", "ratio_replicate_hi": "ratio", "baseline_delay": "int",
+                 "baseline_delay_ratio": "ratio", "seed_delay_ratio": "ratio"}
+# the delay ladder: ladder/<claim>/<rung>/<column> and ladder_trend/<claim>/<column>
+LADDER_COLUMNS = {"factor": "num", "baseline_delay": "int", "baseline_delay_ratio": "ratio", "ratio": "ratio",
+                  "ratio_lo": "ratio", "ratio_hi": "ratio", "n_seeds": "int", "verdict": "text"}
+TREND_COLUMNS = {"rungs": "int", "slope": "num", "slope_lo": "num", "slope_hi": "num", "target_delay": "int",
+                 "predicted": "ratio", "predicted_lo": "ratio", "predicted_hi": "ratio", "claimed": "ratio",
+                 "consistent": "text"}
+# the seed paper's baseline (paper.seed_baseline) as main.tex quotes it: macro -> (quantity, format)
+SEED_QUANTITIES = {"SeedDelay": ("delay", "int"), "SeedGrokPct": ("grok_pct", "pct"), "SeedBudget": ("budget", "int"),
+                   "SeedGrokStep": ("grok_step", "int"), "SeedMemStep": ("memorisation_step", "int"),
+                   "SeedDelayRatio": ("delay_ratio", "ratio")}
 SPEEDUP_COLUMNS = {"grokked_fraction": "frac", "stable_fraction": "frac", "grok_step": "int", "grok_step_lo": "int",
                    "grok_step_hi": "int", "grok_pct": "pct", "delay": "int", "delay_lo": "int", "delay_hi": "int",
                    "final_test_acc": "frac", "n_seeds": "int", "intervention_fired_fraction": "frac"}
@@ -39,6 +54,7 @@ def _training_provenance(config_json: str) -> dict:
 
 # the tables the numbers read, under results_dir (rules speedup_tables and mechanics)
 TABLES = {"speedups": "tables/speedups.parquet", "claims": "tables/claims.parquet",
+          "ladder": "tables/ladder.parquet", "ladder_trend": "tables/ladder_trend.parquet",
           "leadlag": "mechanics/leadlag.parquet", "forecast": "mechanics/forecast.parquet"}
 
 
@@ -53,7 +69,22 @@ class Context:
     studies: dict[str, tuple[str, list[str], str]]  # name -> (baseline, variants, description)
     paper: dict                                     # config["paper"], defaults filled
     hmm: dict | None = None                         # config["hmm"]: the forecast's state-occupancy set
-    tables: dict[str, str] | None = None            # speedups/claims/leadlag/forecast -> parquet (default: TABLES)
+    tables: dict[str, str] | None = None            # speedups/claims/ladder/... -> parquet (default: TABLES)
+    ladder: dict | None = None                      # config["ladder"] (None: its default, the one primary rung)
+    robustness: dict | None = None                  # config["robustness"]: None, no replicate
+
+    @property
+    def rungs(self) -> list[Rung]:
+        return rungs_of(self.ladder if self.ladder is not None else validate({"ladder": {}})["ladder"])
+
+    def study_of(self, claim: dict) -> tuple[str, str] | None:
+        """(baseline, variant) of a claim this matrix measures; None: not run."""
+        study = self.studies.get(claim["study"])
+        return (study[0], claim["variant"]) if study is not None and claim["variant"] in study[1] else None
+
+    def copies(self, cells: list[str], name) -> list[str]:
+        """The copies name(cell) of `cells` that this matrix has (a rung's or the replicate's)."""
+        return [name(c) for c in cells if name(c) in self.cells]
 
     def table(self, name: str) -> str:
         """The parquet file another rule wrote (the numbers rule lists it as an input)."""
@@ -126,16 +157,46 @@ def _baseline_numbers(ctx: Context) -> list[Number]:
 
 def claim_numbers(ctx: Context, claim: dict) -> list[Number]:
     """Table cells claims/<name>/<column> and macros Claim<Name><Column> of one claim."""
-    study = ctx.studies.get(claim["study"])
-    if study is None or claim["variant"] not in study[1]:
+    measured = ctx.study_of(claim)
+    if measured is None:
         return []       # not run: build.py prints the row and macros as "not run"
-    base, var = study[0], claim["variant"]
+    cells = list(measured)
+    if ctx.robustness is not None:     # the replicate's columns read its copies' runs
+        cells += ctx.copies(cells, lambda c: copy_name(c, REPLICATE))
     table = ctx.table("claims")
-    inputs, refs = [table, *ctx.run_inputs([base, var])], ctx.cell_refs([base, var])
+    inputs, refs = [table, *ctx.run_inputs(cells)], ctx.cell_refs(cells)
     out = []
     for col, fmt in CLAIM_COLUMNS.items():
         for name in (f"claims/{claim['name']}/{col}", macro_name("claim", claim["name"], col)):
             out.append(Number(name, "table_cell", _cell(table, {"claim": claim["name"]}, col), inputs, refs, fmt))
+    return out
+
+
+def ladder_numbers(ctx: Context) -> list[Number]:
+    """Table cells ladder/<claim>/<rung>/<column> (each claim at each rung), ladder_trend/<claim>/<column>
+    (its trend), and the macros LadderTargetDelay, LadderKey and Seed* (paper.seed_baseline) that main.tex quotes."""
+    ladder, trend, out = ctx.table("ladder"), ctx.table("ladder_trend"), []
+    every = []
+    for claim in ctx.paper["claims"]:
+        measured = ctx.study_of(claim)
+        claim_cells = []
+        for rung in ctx.rungs:
+            cells = ctx.copies(list(measured), rung.name) if measured else []
+            claim_cells += cells
+            inputs, refs = [ladder, *ctx.run_inputs(cells)], ctx.cell_refs(cells)
+            where = {"claim": claim["name"], "rung": rung.label}
+            out += [Number(f"ladder/{claim['name']}/{rung.label}/{col}", "table_cell", _cell(ladder, where, col),
+                           inputs, refs, fmt) for col, fmt in LADDER_COLUMNS.items()]
+        inputs, refs = [trend, ladder, *ctx.run_inputs(claim_cells)], ctx.cell_refs(claim_cells)
+        out += [Number(f"ladder_trend/{claim['name']}/{col}", "table_cell", _cell(trend, {"claim": claim["name"]}, col),
+                       inputs, refs, fmt) for col, fmt in TREND_COLUMNS.items()]
+        every += claim_cells
+    out.append(Number("LadderTargetDelay", "table_cell", _cell(trend, {}, "target_delay", missing="nan"),
+                      [trend, ladder, *ctx.run_inputs(every)], ctx.cell_refs(every), "int"))
+    key = (ctx.ladder or validate({"ladder": {}})["ladder"])["key"]
+    out.append(Number("LadderKey", "constant", {"value": key, "why": "ladder.key of the config"}, [], [], "text"))
+    seed = ctx.paper["seed_baseline"]
+    out += [Number(name, "seed_baseline", {**seed, "quantity": q}, [], [], fmt) for name, (q, fmt) in SEED_QUANTITIES.items()]
     return out
 
 
@@ -244,7 +305,7 @@ def forecast_numbers(ctx: Context) -> list[Number]:
 
 def paper_numbers(ctx: Context) -> list[Number]:
     out = _setup_numbers(ctx) + _baseline_numbers(ctx) + _hmm_numbers(ctx) + _phase_numbers(ctx)
-    out += leadlag_numbers(ctx) + forecast_numbers(ctx)
+    out += leadlag_numbers(ctx) + forecast_numbers(ctx) + ladder_numbers(ctx)
     for claim in ctx.paper["claims"]:
         out += claim_numbers(ctx, claim)
     for study in ctx.studies:

@@ -116,13 +116,22 @@ def table_cell(table: str, where: dict, column: str, position: int = 0, missing:
     return MISSING[missing]
 
 
+def seed_baseline(delay: float, grok_pct: float, budget: float, quantity: str):
+    """A number of the seed paper's baseline (paper.seed_baseline), given or derived from the three."""
+    from groklab.analysis.claims import seed_delay_ratio, seed_grok_step, seed_memorisation_step
+
+    seed = {"delay": delay, "grok_pct": grok_pct, "budget": budget}
+    derived = {"grok_step": seed_grok_step, "memorisation_step": seed_memorisation_step, "delay_ratio": seed_delay_ratio}
+    return derived[quantity](seed) if quantity in derived else seed[quantity]
+
+
 def constant(value, why: str):
     """A fixed text, e.g. "not run" for a claim the matrix does not measure (why says so)."""
     return value
 
 
 QUERIES = {f.__name__: f for f in (cell_stat, config_value, count, hmm_value, hmm_k, observable_count, phase_step,
-                                   table_cell, constant)}
+                                   table_cell, seed_baseline, constant)}
 
 
 def evaluate(query: str, args: dict):

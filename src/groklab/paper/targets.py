@@ -22,8 +22,9 @@ CLAIMS_TEX = "tables/claims.tex"
 LEADLAG_TEX = "tables/leadlag.tex"
 FORECAST_TEX = "tables/forecast.tex"
 INTERVENTIONS_TEX = "tables/interventions.tex"
+LADDER_TEX = "ladder.tex"      # the section "Speedup against the delay": its table, sentences and figure
 GENERATED_FILES = (NUMBERS_TEX, STUDIES_TEX, FIGURES_TEX, PROVENANCE_JSON, CLAIMS_TEX, LEADLAG_TEX, FORECAST_TEX,
-                   INTERVENTIONS_TEX)
+                   INTERVENTIONS_TEX, LADDER_TEX)
 FIGURES_DIR = "figures"        # under generated/: the PDFs
 
 
@@ -88,9 +89,17 @@ class PaperTargets:
 
     # -- which figures, which files ---------------------------------------------------------------
 
+    @cached_property
+    def measured_claims(self) -> list[str]:
+        """Names of the claims whose study and variant this matrix has."""
+        return [c["name"] for c in self.paper["claims"] if c["study"] in self.studies
+                and c["variant"] in [v.name for v in self.studies[c["study"]].variants]]
+
     def global_figures(self) -> list[str]:
         """Global figures this matrix can draw (a figure with no data is left out, not drawn empty)."""
+        factors = {c["name"] for c in self.paper["claims"] if c["claimed"] is not None}
         has_data = {"matrix-map": bool(self.map_cells), "speedups": bool(self.studies),
+                    "ladder": bool(factors & set(self.measured_claims)),
                     **{f: cell is not None for f, cell in self.progress_cells.items()},
                     "per-operation": bool(self.multi_task),
                     "trajectories": bool(self.studies), "lead-heatmap": bool(self.studies),
