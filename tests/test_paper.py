@@ -97,7 +97,7 @@ def test_numbers_tables_and_pdf(built):
     assert {f.stem for f in figures} == {"accuracy-diversity", "hmm-map-diversity", "hmm-selection-diversity",
                                          "accuracy-intervene", "hmm-map-intervene", "hmm-selection-intervene",
                                          "matrix-map", "speedups", "progress", "per-operation", "trajectories",
-                                         "lead-heatmap", "leadlag-runs"}
+                                         "lead-heatmap", "leadlag-runs", "ladder"}
     rows = (gen / "tables" / "interventions.tex").read_text()
     assert r"add-wd-up & add & train\_acc $\geq$ 0.99 $\rightarrow$ weight\_decay 6 & 2/2 &" in rows
     for pdf in figures:
@@ -218,7 +218,7 @@ def test_deleting_a_run_reruns_exactly_what_depends_on_it(copy_of_built):
     downstream = {"aggregate_runs", "hmm_fit", "speedup_tables", "numbers", "figure_accuracy", "figure_hmm_map",
                   "figure_hmm_selection", "figure_speedups", "figure_trajectories", "figure_lead_heatmap",
                   "figure_per_operation", "figure_leadlag_runs", "mechanics", "paper_pdf", "paper", "all",
-                  "hmm_matrix_fit", "figure_matrix_map", "figure_progress"}
+                  "hmm_matrix_fit", "figure_matrix_map", "figure_progress", "figure_ladder"}
     assert set(jobs) <= downstream and jobs["hmm_fit"] >= 1, jobs
 
 

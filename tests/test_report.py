@@ -106,7 +106,8 @@ def test_report_lists_every_figure_with_its_caption_and_each_renders(report, art
     blank = {n: s for n, s in spreads.items() if s < 5}
     assert not blank, blank
     # the tables as CSV (a browser cannot show Parquet), each with its caption
-    assert set(tables) == {"speedups.csv", "claims.csv", "leadlag.csv", "forecast.csv"}, sorted(tables)
+    assert set(tables) == {"speedups.csv", "claims.csv", "ladder.csv", "ladder_trend.csv", "leadlag.csv",
+                           "forecast.csv"}, sorted(tables)
     for name, view in tables.items():
         rst = ROOT / "workflow" / "report" / f"{Path(name).stem}-table.rst"
         assert " ".join(rst.read_text().split()[:8]) in view, name

@@ -23,7 +23,7 @@ rule speedup_tables:
         speedups_csv=report(csv_copy(SPEEDUPS), caption="../report/speedups-table.rst", category="Tables"),
         claims_csv=report(csv_copy(CLAIMS), caption="../report/claims-table.rst", category="Tables"),
         ladder_csv=report(csv_copy(LADDER), caption="../report/ladder-table.rst", category="Tables"),
-        ladder_trend_csv=report(csv_copy(LADDER_TREND), caption="../report/ladder-trend-table.rst", category="Tables"),
+        ladder_trend_csv=report(csv_copy(LADDER_TREND), caption="../report/ladder_trend-table.rst", category="Tables"),
     params:
         studies={s.name: (s.baseline.name, [v.name for v in s.variants]) for s in STUDIES.values()},
         paper=config["paper"],

@@ -61,7 +61,7 @@ def claims_tex(ctx: Context, text: dict[str, str]) -> str:
                f"retrained with other seeds and another train/test split (\\emph{{unstable}} when the two verdicts "
                f"differ; \\emph{{not run}} without a replicate). Delay / mem.: the baseline's delay over its "
                f"memorisation step (median over seeds, in steps), beside the seed baseline's.")
-    return table(header, rows, "p{3.4cm}lllllllp{2.0cm}p{1.6cm}ll", caption, "tab:claims", fit=True)
+    return table(header, rows, "p{3.4cm}llllllp{2.0cm}p{1.6cm}ll", caption, "tab:claims", fit=True)
 
 
 def speedups_tex(ctx: Context, study: str, text: dict[str, str]) -> str:

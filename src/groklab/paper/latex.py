@@ -16,9 +16,13 @@ def macro_name(*parts: str) -> str:
 
 
 def escape(text: str) -> str:
-    return re.sub(r"([&%$#_{}~^\\])", lambda m: {"~": r"\textasciitilde{}", "^": r"\^{}",
-                                                 "\\": r"\textbackslash{}"}.get(m.group(1), "\\" + m.group(1)),
-                  str(text))
+    """Plain text for LaTeX: its special characters escaped, and "--" (the separator of the delay
+    ladder's and the replicate's copies, groklab.config.matrix.COPY_SEP) kept as two hyphens, not
+    TeX's en dash, so a printed cell or study name is the name to look up."""
+    out = re.sub(r"([&%$#_{}~^\\])", lambda m: {"~": r"\textasciitilde{}", "^": r"\^{}",
+                                                "\\": r"\textbackslash{}"}.get(m.group(1), "\\" + m.group(1)),
+                 str(text))
+    return re.sub(r"-(?=-)", "-{}", out)
 
 
 def format_value(value, fmt: str) -> str:

@@ -44,5 +44,5 @@ def draw(table: pd.DataFrame, out_pdf: str) -> None:
         ax.set_xlabel("baseline delay (steps)")
         ax.set_ylabel("speedup (baseline / variant)")
     if claims:
-        axes[0].legend(frameon=False, fontsize=6, loc="lower right")
+        axes[0].legend(frameon=False, fontsize=6, loc="best")
     style.save(fig, out_pdf)
