@@ -86,3 +86,51 @@ def test_cell_file_errors(tmp_path):
     bad.write_text("task:\n  p: [1,\n")
     with pytest.raises(ConfigError, match="YAML syntax error at line"):
         load_cell_file(str(bad))
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/extended.yaml", "config/calibration.yaml",
+                                  "config/delay-ladder.yaml", "config/paper-full.yaml", "config/nanda2023.yaml",
+                                  "config/phase-diagram.yaml"])
+def test_every_shipped_config_passes_the_workflow_checks(name):
+    """Each config the README and docs tell researchers to run is checked the way the workflow
+    checks it (groklab.checks.check_config): a renamed key or study breaks this test, not a run."""
+    from pathlib import Path
+
+    from groklab.checks import check_config, load_workflow_config
+
+    path = Path(__file__).resolve().parents[1] / name
+    matrix = check_config(load_workflow_config(path))
+    assert matrix.cells
+
+
+def test_delay_ladder_is_the_default_matrix_plus_its_rungs():
+    """config/delay-ladder.yaml repeats config.yaml (a --configfile replaces config.yaml): only its
+    results_dir and ladder may differ, so the ladder's x1 rung is the default paper's matrix."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    default, ladder = (yaml.safe_load((root / n).read_text()) for n in ("config.yaml", "config/delay-ladder.yaml"))
+    for key in ("results_dir", "ladder"):
+        default.pop(key, None), ladder.pop(key)
+    assert ladder == default
+
+
+def test_ladder_rungs_stretch_the_budget_unless_told_not_to():
+    import copy
+
+    from groklab.checks import check_config
+
+    base = {"cell": {"task": {"p": 7, "operations": ["div"]}, "training": {"steps": 100, "eval_every": 10}},
+            "matrix": {"include": [{"name": "v", "set": {"optimizer.lr": 0.002}}]},
+            "studies": {"s": {"baseline": "base", "variants": ["v"]}},
+            "paper": {"claims": [{"name": "x", "study": "s", "variant": "v", "metric": "grok_step", "claimed": 2}]},
+            "ladder": {"rungs": {"x1": 1, "x0p3": 0.3}}}
+    cells = {c.name: c.config for c in check_config(copy.deepcopy(base)).cells.values()}
+    # 100 / 0.3 = 333.3 steps, rounded up to whole evals of 10: 340
+    assert cells["v--x0p3"].training.steps == 340 and cells["v--x0p3"].optimizer.weight_decay == 0.3
+    assert cells["v"].training.steps == 100
+    base["ladder"]["stretch_budget"] = False
+    cells = {c.name: c.config for c in check_config(base).cells.values()}
+    assert cells["v--x0p3"].training.steps == 100

@@ -244,7 +244,8 @@ def test_the_default_ladder_is_one_rung_and_copies_nothing():
     config = claimed()
     cells = expand(config)
     assert names(cells) == ["op~add", "op~div", "sgd"] and [s.name for s in studies(config, cells)] == ["s", "t"]
-    assert config["ladder"] == {"key": "optimizer.weight_decay", "rungs": {"x1": 1}, "target_delay": None}
+    assert config["ladder"] == {"key": "optimizer.weight_decay", "rungs": {"x1": 1}, "stretch_budget": True,
+                                "target_delay": None}
     assert config["robustness"] is None
 
 
@@ -260,12 +261,16 @@ def test_rungs_copy_the_claimed_studies_with_the_key_multiplied():
     # everything but the key is the original's
     copy_ = by["op~div--slow"].config.to_dict()
     copy_["optimizer"]["weight_decay"] = 1.0
+    # ...but the budget, stretched by 1 / 0.3 to whole evals (ladder.stretch_budget)
+    every = by["op~div"].config.training.eval_every
+    assert copy_["training"]["steps"] == -(-by["op~div"].config.training.steps * 10 // 3 // every) * every
+    copy_["training"]["steps"] = by["op~div"].config.training.steps
     assert copy_ == by["op~div"].config.to_dict()
     assert len({c.config_hash for c in cells}) == len(cells)
     found = {s.name: s for s in studies(config, cells)}
     assert list(found) == ["s", "t", "s--slow", "s--slower"]
     assert found["s--slow"].baseline.name == "op~add--slow" and [v.name for v in found["s--slow"].variants] == ["op~div--slow"]
-    assert found["s--slower"].description == "add vs div (ladder rung slower: optimizer.weight_decay x 0.1)"
+    assert found["s--slower"].description == "add vs div (ladder rung slower: optimizer.weight_decay x 0.1, training.steps / 0.1)"
     assert cell_record(by["op~div--slow"])["id"] == by["op~div--slow"].id
 
 
@@ -344,7 +349,7 @@ def test_copies_that_clash_with_the_matrix_are_refused():
     with pytest.raises(ConfigError, match=r"^ladder\.rungs\.slow: the copy of study s would be named s--slow"):
         expand(study)
     # weight decay 0 in a copied cell: every factor leaves it as it was
-    zero = claimed(ladder={"rungs": RUNGS})
+    zero = claimed(ladder={"rungs": RUNGS, "stretch_budget": False})
     zero["cell"]["optimizer"] = {"weight_decay": 0.0}
     with pytest.raises(ConfigError, match=r"^ladder\.rungs\.slow: the copy op~add--slow resolves to the same config as "
                                           r"cell op~add"):

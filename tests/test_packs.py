@@ -115,8 +115,9 @@ def test_default_matrix_packs_by_shape():
     sgd = next(p for p in packs if any(c.startswith("sgd") for c in p.cells))
     assert all(by_id[c].optimizer.name == "sgd" for c in sgd.cells)
     # a smaller cap splits a signature group, in cell-id order
-    small = form_packs({k: v.replace_training(pack_models=6) for k, v in by_id.items()})
-    assert max(p.models for p in small) == 6 and len(small) > len(packs)
+    cap = max(len(cfg.training.seeds) for cfg in by_id.values())
+    small = form_packs({k: v.replace_training(pack_models=cap) for k, v in by_id.items()})
+    assert max(p.models for p in small) == cap and len(small) > len(packs)
 
 
 def test_pack_models_is_not_part_of_a_cells_identity():

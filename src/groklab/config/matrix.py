@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -310,20 +311,28 @@ def _cell_value(cell: Cell, dotted: str):
     return values[leaf]
 
 
-def _rung_copy(key: str, rung: Rung) -> _Copy:
+def _rung_copy(key: str, rung: Rung, stretch: bool) -> _Copy:
     def overrides(cell: Cell) -> dict:
         value = _cell_value(cell, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"ladder.key: {key} is {value!r} in cell {cell.name}, not a number; "
                               "the ladder multiplies a numeric cell key")
-        new = value * rung.factor
+        new = float(f"{value * rung.factor:.12g}")        # 0.1 x 0.1 is 0.01, not 0.010000000000000002
         if isinstance(value, int):
             if new != round(new):
                 raise ConfigError(f"ladder.rungs.{rung.label}: factor {rung.factor:g} makes the integer key {key} "
                                   f"{new:g} in cell {cell.name}")
             new = int(round(new))
-        return {key: new}
-    return _Copy(rung.label, f"ladder.rungs.{rung.label}", overrides, f"ladder rung {rung.label}: {key} x {rung.factor:g}")
+        return {key: new} | (_stretched_budget(cell, rung.factor) if stretch else {})
+    return _Copy(rung.label, f"ladder.rungs.{rung.label}", overrides, f"ladder rung {rung.label}: {key} x {rung.factor:g}"
+                 + (f", training.steps / {rung.factor:g}" if stretch else ""))
+
+
+def _stretched_budget(cell: Cell, factor: float) -> dict:
+    """training.steps / factor, rounded up to whole evals: the delay grows ~1 / factor when the rung
+    scales lr or weight decay, so the baseline's grok stays at the same % of its budget."""
+    every = cell.config.training.eval_every
+    return {"training.steps": math.ceil(cell.config.training.steps / factor / every) * every}
 
 
 def _replicate_copy(spec: dict) -> _Copy:
@@ -344,7 +353,8 @@ def _replicate_copy(spec: dict) -> _Copy:
 def _copies(config: dict) -> list[_Copy]:
     """Every copy the config asks for: each ladder rung but the primary, then the replicate."""
     ladder = config["ladder"]
-    out = [_rung_copy(ladder["key"], r) for r in rungs_of(ladder) if not r.primary]
+    stretch = ladder["stretch_budget"] and ladder["key"] != "training.steps"
+    out = [_rung_copy(ladder["key"], r, stretch) for r in rungs_of(ladder) if not r.primary]
     return out + ([_replicate_copy(config["robustness"])] if config["robustness"] is not None else [])
 
 

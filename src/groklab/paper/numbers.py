@@ -133,6 +133,7 @@ def _setup_numbers(ctx: Context) -> list[Number]:
             "Seeds": "training.seeds"}
     out = [Number(f"Setup{k}", "config_value", {"config_json": cfg, "key": key}, [cfg], ctx.cell_refs([base]),
                    "num" if k in ("Lr", "WeightDecay", "TrainFraction") else "int") for k, key in keys.items()]
+    out.append(Number("SetupBatch", "batch_mode", {"config_json": cfg}, [cfg], ctx.cell_refs([base]), "text"))
     dirs, names = [ctx.run_dir(c) for c in ctx.cells], list(ctx.cells)
     for what in ("cells", "models"):
         out.append(Number(macro_name("setup", "n", what), "count", {"run_dirs": dirs, "what": what},

@@ -55,6 +55,12 @@ def config_value(config_json: str, key: str):
     return len(value) if isinstance(value, list) else value
 
 
+def batch_mode(config_json: str) -> str:
+    """How a cell's steps are counted, in words: "full-batch" or "minibatch (B examples)"."""
+    size = json.loads(Path(config_json).read_text())["config"]["training"]["batch_size"]
+    return "full-batch" if size is None else f"minibatch ({size} examples)"
+
+
 def count(run_dirs: list[str], what: str) -> int:
     """cells, models (cell x seed) or evals over the given run directories."""
     runs = _runs(run_dirs)
@@ -130,7 +136,7 @@ def constant(value, why: str):
     return value
 
 
-QUERIES = {f.__name__: f for f in (cell_stat, config_value, count, hmm_value, hmm_k, observable_count, phase_step,
+QUERIES = {f.__name__: f for f in (batch_mode, cell_stat, config_value, count, hmm_value, hmm_k, observable_count, phase_step,
                                    table_cell, seed_baseline, constant)}
 
 
