@@ -89,7 +89,7 @@ def test_cell_file_errors(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config/extended.yaml", "config/calibration.yaml",
-                                  "config/delay-ladder.yaml", "config/paper-full.yaml", "config/nanda2023.yaml",
+                                  "config/delay-ladder.yaml", "config/robustness.yaml", "config/paper-full.yaml", "config/nanda2023.yaml",
                                   "config/phase-diagram.yaml"])
 def test_every_shipped_config_passes_the_workflow_checks(name):
     """Each config the README and docs tell researchers to run is checked the way the workflow
@@ -103,18 +103,21 @@ def test_every_shipped_config_passes_the_workflow_checks(name):
     assert matrix.cells
 
 
-def test_delay_ladder_is_the_default_matrix_plus_its_rungs():
-    """config/delay-ladder.yaml repeats config.yaml (a --configfile replaces config.yaml): only its
-    results_dir and ladder may differ, so the ladder's x1 rung is the default paper's matrix."""
+@pytest.mark.parametrize("name, own", [("config/delay-ladder.yaml", ("results_dir", "ladder")),
+                                       ("config/robustness.yaml", ("robustness",))])
+def test_ladder_and_replicate_configs_are_the_default_matrix_plus_their_section(name, own):
+    """config/delay-ladder.yaml and config/robustness.yaml repeat config.yaml (a --configfile
+    replaces config.yaml): only their own sections may differ, so the ladder's x1 rung and the
+    replicate's primary are the default paper's matrix."""
     from pathlib import Path
 
     import yaml
 
     root = Path(__file__).resolve().parents[1]
-    default, ladder = (yaml.safe_load((root / n).read_text()) for n in ("config.yaml", "config/delay-ladder.yaml"))
-    for key in ("results_dir", "ladder"):
-        default.pop(key, None), ladder.pop(key)
-    assert ladder == default
+    default, other = (yaml.safe_load((root / n).read_text()) for n in ("config.yaml", name))
+    for key in own:
+        default.pop(key, None), other.pop(key)
+    assert other == default
 
 
 def test_ladder_rungs_stretch_the_budget_unless_told_not_to():

@@ -4,6 +4,7 @@ Tiny cells (p = 13, d = 16) that differ in everything per model: lr, weight deca
 init, Grokfast filter, intervention, data split (add vs sub), budget and early stop.
 """
 
+import copy
 import json
 
 import pandas as pd
@@ -200,3 +201,14 @@ def test_a_rerun_retrains_the_pack_and_through_the_matrix_map_its_readers():
     text = describe_rerun(retrained_with("add", packs, fitted, readers))
     assert text == ("Snakemake then retrains pack-a (cells add, sub) and, as the matrix map is refitted, "
                     "pack-c (cells map-wd), and rebuilds what reads their runs")
+
+
+def test_copies_pack_apart_so_adding_them_changes_no_existing_pack():
+    """A replicate (or ladder rung) added to config.yaml trains only its copies: the packs of the
+    matrix as written, and so their Snakemake jobs, stay exactly as they were."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    before = form_packs({c.id: c.config for c in expand(copy.deepcopy(config))})
+    config["robustness"] = {"seeds": [50, 51], "split_seed": 7}
+    after = form_packs({c.id: c.config for c in expand(config)})
+    assert set(before) <= set(after) and len(after) > len(before)
+    assert all(all("--" in c for c in p.cells) for p in set(after) - set(before))

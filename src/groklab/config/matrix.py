@@ -251,6 +251,11 @@ def copy_name(name: str, label: str) -> str:
     return f"{name}{COPY_SEP}{label}"
 
 
+def copy_label(name: str) -> str:
+    """The label of the copy that cell or study `name` is ("" for one of the matrix as written)."""
+    return name.rsplit(COPY_SEP, 1)[1] if COPY_SEP in name else ""
+
+
 @dataclass(frozen=True)
 class Rung:
     """One rung of the delay ladder: ladder.key multiplied by `factor` (1: the matrix as written)."""

@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 
 from groklab.config.cells import CellConfig
+from groklab.config.matrix import copy_label
 from groklab.training.batches import examples_per_step, is_minibatch
 from groklab.training.data import example_count
 from groklab.training.observables import check_signals
@@ -95,9 +96,13 @@ def pack_capacity(cells: list[CellConfig], device: str) -> int:
 
 def form_packs(cells: dict[str, CellConfig], auto_device: str = "cpu") -> list[Pack]:
     """The packs of `cells` (cell id -> config), in order of their first cell id."""
-    by_signature: dict[str, list[str]] = {}
+    # A ladder rung's or the replicate's copies pack apart from the matrix as written (and from each
+    # other), so adding a rung or the replicate to a config changes no existing pack: Snakemake then
+    # trains only the copies instead of retraining every pack they would have joined.
+    by_signature: dict[tuple[str, str], list[str]] = {}
     for cell_id in sorted(cells):
-        by_signature.setdefault(signature(cells[cell_id], auto_device), []).append(cell_id)
+        group = (signature(cells[cell_id], auto_device), copy_label(cell_id.rsplit("-", 1)[0]))
+        by_signature.setdefault(group, []).append(cell_id)
     packs = []
     for ids in by_signature.values():
         device = device_of(cells[ids[0]], auto_device)
