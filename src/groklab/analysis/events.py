@@ -19,6 +19,15 @@ EXAMPLE_EVENTS = {"memorisation_step": "memorisation_examples", "grok_step": "gr
                   "delay": "delay_examples", "budget": "budget_examples"}
 
 
+def delay_ratio(delay, memorisation_step):
+    """delay / memorisation step, elementwise (scalars or arrays): how long a model waited after
+    memorising compared with how long memorising took (the seed's baseline: ~166). NaN where it
+    never memorised or memorised at step 0."""
+    mem = np.asarray(memorisation_step, dtype=float)
+    positive = mem > 0
+    return np.where(positive, np.asarray(delay, dtype=float) / np.where(positive, mem, 1.0), np.nan)
+
+
 def first_step(steps: np.ndarray, reached: np.ndarray) -> float:
     """First step where `reached` holds, NaN if never."""
     hit = np.flatnonzero(reached)
@@ -43,7 +52,7 @@ def model_events(steps: np.ndarray, train_acc: np.ndarray, test_acc: np.ndarray,
         "memorisation_step": mem,
         "grok_step": grok,
         "delay": grok - mem,
-        "delay_ratio": (grok - mem) / mem if mem > 0 else float("nan"),
+        "delay_ratio": float(delay_ratio(grok - mem, mem)),
         "rise_step": rise,
         "transition_fraction": (grok - rise) / (grok - mem) if grok > mem else float("nan"),
         "memorisation_pct": 100 * mem / budget,

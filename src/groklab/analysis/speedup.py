@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.seeding import derive_seed
+from groklab.analysis.events import delay_ratio
 from groklab.analysis.stats import mean_ci, ratio_ci
 
 # the censored quantities: in examples of the operation seen (the fair unit across batch modes and
@@ -54,15 +55,9 @@ def cell_stats(rows: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
         mean, lo, hi = mean_ci(rows[f"{m}_c"], confidence, n_boot, rng)
         out |= {m: mean, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_median": rows[f"{m}_c"].median()}
     # how long the model waited compared with how long it took to memorise (the seed's baseline: ~166)
-    out["delay_ratio_median"] = delay_ratio(rows).median()
+    # (events.delay_ratio, on the delay censored as `censor` does)
+    out["delay_ratio_median"] = pd.Series(delay_ratio(rows["delay_c"], rows["memorisation_step"])).median()
     return out
-
-
-def delay_ratio(rows: pd.DataFrame) -> pd.Series:
-    """Per model (censored rows): delay / memorisation step, both in steps (NaN if it never memorised
-    or memorised at step 0); the delay censored as `censor` does."""
-    mem = rows["memorisation_step"].astype(float)
-    return rows["delay_c"] / mem.where(mem > 0)
 
 
 def speedup_row(base: pd.DataFrame, variant: pd.DataFrame, key: tuple, confidence: float,
