@@ -415,16 +415,22 @@ def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = 
     if not cells and not config["matrix"]["include"]:
         raise ConfigError("matrix: every cell excluded (matrix.exclude drops the whole cross product of matrix.axes)")
     cells += _include_cells(config, builder, cells)
+    _check_cells(cells, check_cell)           # a bad cell is named before a study that cannot find it
     rungs_of(config["ladder"])
     studies(config, cells, copies=False)      # the originals first: a copy is made of a study that resolves
-    cells += copy_cells(config, cells)
+    copies = copy_cells(config, cells)
+    _check_cells(copies, check_cell)
+    cells += copies
+    studies(config, cells)
+    return cells
+
+
+def _check_cells(cells: list[Cell], check_cell: Callable[[CellConfig, str], None] | None) -> None:
     for cell in cells if check_cell else ():
         try:
             check_cell(cell.config, "cell")
         except ConfigError as exc:
             raise ConfigError(f"{exc} [matrix cell {cell.name}]") from None
-    studies(config, cells)
-    return cells
 
 
 def _find(by_name: dict[str, Cell], name: str, key: str) -> Cell:
