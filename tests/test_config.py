@@ -89,7 +89,7 @@ def test_cell_file_errors(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config/extended.yaml", "config/calibration.yaml",
-                                  "config/delay-ladder.yaml", "config/robustness.yaml", "config/paper-full.yaml", "config/nanda2023.yaml",
+                                  "config/delay-ladder.yaml", "config/delay-ladder-cpu.yaml", "config/robustness.yaml", "config/paper-full.yaml", "config/nanda2023.yaml",
                                   "config/phase-diagram.yaml"])
 def test_every_shipped_config_passes_the_workflow_checks(name):
     """Each config the README and docs tell researchers to run is checked the way the workflow
@@ -104,6 +104,7 @@ def test_every_shipped_config_passes_the_workflow_checks(name):
 
 
 @pytest.mark.parametrize("name, own", [("config/delay-ladder.yaml", ("results_dir", "ladder")),
+                                       ("config/delay-ladder-cpu.yaml", ("ladder",)),
                                        ("config/robustness.yaml", ("robustness",))])
 def test_ladder_and_replicate_configs_are_the_default_matrix_plus_their_section(name, own):
     """config/delay-ladder.yaml and config/robustness.yaml repeat config.yaml (a --configfile
