@@ -107,8 +107,8 @@ def test_every_shipped_config_passes_the_workflow_checks(name):
                                        ("config/delay-ladder-cpu.yaml", ("ladder",)),
                                        ("config/robustness.yaml", ("robustness",))])
 def test_ladder_and_replicate_configs_are_the_default_matrix_plus_their_section(name, own):
-    """config/delay-ladder.yaml and config/robustness.yaml repeat config.yaml (a --configfile
-    replaces config.yaml): only their own sections may differ, so the ladder's x1 rung and the
+    """config/delay-ladder.yaml, config/delay-ladder-cpu.yaml and config/robustness.yaml repeat
+    config.yaml (a --configfile replaces config.yaml): only their own sections may differ, so the ladder's x1 rung and the
     replicate's primary are the default paper's matrix."""
     from pathlib import Path
 
