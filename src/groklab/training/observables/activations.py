@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from groklab.training.observables.registry import observable, per_model_finite
+from groklab.training.observables.registry import gram_eigenvalues, observable, per_model_finite
 
 REPR_ROWS = 512   # examples used for covariance spectra (a fixed prefix of the probe set)
 
@@ -26,7 +26,7 @@ def _spectrum(a: torch.Tensor) -> torch.Tensor:
     """Eigenvalues of the activation covariance, (E, width), from at most REPR_ROWS examples."""
     a = a[:, :REPR_ROWS].double()
     a = a - a.mean(1, keepdim=True)
-    return per_model_finite(torch.linalg.svdvals, a) ** 2 / a.shape[1]
+    return per_model_finite(gram_eigenvalues, a) / a.shape[1]          # squared singular values / n
 
 
 def _site_spectrum(probe, site: str, a: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Weight statistics per matrix (Hu et al. 2024's per-matrix set) and global weight norms.
 
 Each matrix is (E, rows, cols); every statistic reduces over (rows, cols) only, so it is
-per model. Singular values come from one batched svdvals per matrix and are shared by the
+per model. Singular values come from one batched Gram eigendecomposition per matrix and are shared by the
 statistics that need them (cached on the probe for the duration of one observation).
 """
 
@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import torch
 
-from groklab.training.observables.registry import observable, per_model_finite
+from groklab.training.observables.registry import gram_eigenvalues, observable, per_model_finite
+
+
+def singular_values(m: torch.Tensor) -> torch.Tensor:
+    """(E, r, c) -> (E, min(r, c)) float32 singular values, descending, from the float64 Gram matrix:
+    faster than float32 svdvals and more accurate (~1e-14 of the top value against its ~5e-7; one
+    near 0 is off by at most ~sqrt(eps64) = 1e-8 of the top one)."""
+    return gram_eigenvalues(m).sqrt().float()
 
 
 def _svals(probe) -> dict[str, torch.Tensor]:
     if not hasattr(probe, "_svals"):
-        # float32: the statistics need ~1e-6 relative accuracy, and float64 doubled the cost of a cheap eval
-        probe._svals = {n: per_model_finite(lambda m: torch.linalg.svdvals(m.float()), w)
-                        for n, w in probe.matrices().items()}                                        # (E, k)
+        probe._svals = {n: per_model_finite(singular_values, w) for n, w in probe.matrices().items()}   # (E, k)
     return probe._svals
 
 
