@@ -45,6 +45,22 @@ def test_spectral_norm_matches_torch():
         torch.testing.assert_close(values[f"weights.spectral_norm[{name}]"], expect, rtol=1e-5, atol=1e-6)
 
 
+def test_gram_spectra_match_svdvals_for_tall_wide_and_rank_deficient_matrices():
+    """The Gram route gives every singular value (not only the top one) of tall, wide and
+    rank-deficient matrices, in descending order, as float64 svdvals does."""
+    from groklab.training.observables.registry import gram_eigenvalues
+    from groklab.training.observables.weights import singular_values
+
+    g = torch.Generator().manual_seed(0)
+    low_rank = torch.randn(3, 40, 2, generator=g) @ torch.randn(3, 2, 24, generator=g)         # rank 2
+    for m in (torch.randn(3, 61, 16, generator=g), torch.randn(3, 16, 59, generator=g), low_rank):
+        expect = torch.linalg.svdvals(m.double())                                             # (E, k)
+        torch.testing.assert_close(gram_eigenvalues(m), expect**2, rtol=1e-10, atol=1e-10 * float(expect.max()) ** 2)
+        got = singular_values(m)
+        assert got.dtype == torch.float32 and got.shape == expect.shape
+        torch.testing.assert_close(got.double(), expect, rtol=1e-6, atol=1e-6 * float(expect.max()))
+
+
 def test_gini_closed_forms():
     assert gini(torch.tensor([[0.0, 0.0, 1.0, 0.0]])).item() == pytest.approx(0.75)
     assert gini(torch.ones(1, 7)).item() == pytest.approx(0.0)
