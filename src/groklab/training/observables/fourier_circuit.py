@@ -66,15 +66,23 @@ def training_rows(probe, grid: OpGrid) -> torch.Tensor:
     return grid.row_of[x[mine, 0] * n + x[mine, 2]]
 
 
+def grid_split(probe, grid: OpGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, kept part, key part), each (E, N, C) float64: split_logits of the grid's forward,
+    once per operation and observation (restricted and excluded loss both read it)."""
+    memo = probe.__dict__.setdefault("_fourier_split", {})
+    if grid.op not in memo:
+        logits, _ = grid_run(probe, grid)
+        memo[grid.op] = (logits, *split_logits(grid, logits, embedding(probe, grid)))
+    return memo[grid.op]
+
+
 def _restricted(probe, grid: OpGrid) -> torch.Tensor:
-    logits, _ = grid_run(probe, grid)
-    kept, key = split_logits(grid, logits, embedding(probe, grid))
+    logits, kept, key = grid_split(probe, grid)
     return cross_entropy(kept + key, grid.y.to(logits.device))
 
 
 def _excluded(probe, grid: OpGrid) -> torch.Tensor:
-    logits, _ = grid_run(probe, grid)
-    _, key = split_logits(grid, logits, embedding(probe, grid))
+    logits, _, key = grid_split(probe, grid)
     rows = training_rows(probe, grid).to(logits.device)
     return cross_entropy((logits - key)[:, rows], grid.y.to(logits.device)[rows])
 
