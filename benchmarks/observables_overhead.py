@@ -3,7 +3,10 @@
 Both variants run the real trainer (`train_cell`) and are timed interleaved in rounds (these
 machines are noisy); the median round is reported. Then the cost of every expensive
 observable (and of all cheap ones together) on one probe of the same cell.
-Usage: python benchmarks/observables_overhead.py [--rounds 3] [--steps 500] [--config config.yaml] [--models N]
+The default length is the base cell's own budget (training.steps): the schedule's fixed costs
+(the observations at step 0 and at the budget) weigh on a shortened run more than on the run
+the pipeline trains, so a shorter --steps overstates the overhead.
+Usage: python benchmarks/observables_overhead.py [--rounds 3] [--steps N] [--config config.yaml] [--models N]
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from groklab.training.resources import reexec_with_single_arena
 from groklab.training.job import train_cell
 
 
-def base_cell(path: str, steps: int, enabled: bool, models: int | None = None) -> CellConfig:
+def base_cell(path: str, steps: int | None, enabled: bool, models: int | None = None) -> CellConfig:
     raw = yaml.safe_load(open(path))["cell"]
     raw.setdefault("training", {})
+    steps = steps or CellConfig.from_dict(raw).training.steps       # None: the cell's own budget
     raw["training"] = {**raw["training"], "steps": steps, "early_stop_evals": 0, "checkpoint_every": steps,
                        "observables": {"enabled": enabled}}
     if models:          # an ensemble of a pack's size: the default pipeline trains the base cell in a pack
@@ -68,7 +72,7 @@ def observable_costs(cell: CellConfig, repeats: int = 3) -> list[tuple[str, floa
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, help="training steps (default: the base cell's training.steps)")
     ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--models", type=int, help="ensemble size (default: the base cell's seeds; `groklab packs` "
                                                 "gives the size of the pack it trains in)")
@@ -82,7 +86,7 @@ def main():
         times["observables on (default schedule)"].append(time_training(on))
     base = statistics.median(times["observables off"])
     tr = on.training
-    print(f"# observables overhead on {args.config}'s base cell ({args.steps} steps, eval every {tr.eval_every}, "
+    print(f"# observables overhead on {args.config}'s base cell ({tr.steps} steps, eval every {tr.eval_every}, "
           f"expensive every {tr.observables.expensive_every} evals, {len(tr.seeds)} seeds, torch {torch.__version__})\n")
     print("| variant | seconds (median) | overhead |\n|---|---|---|")
     for name, ts in times.items():
