@@ -114,6 +114,20 @@ def test_observables_do_not_change_training(tmp_path):
     assert len(pd.read_parquet(tmp_path / "off" / "observables.parquet")) == 0
 
 
+@pytest.mark.parametrize("rows", [16384, 200])          # one chunk; chunks of 66 examples (E = 3)
+def test_training_metrics_from_the_probes_logits_equal_a_fresh_forward(rows):
+    """Evaluation scores the probe's logits on the training set instead of a second forward; the
+    numbers must be those of the chunked no-grad forward, exactly."""
+    from groklab.training.evaluation import evaluate
+    cell = tiny_cell(task={"operations": ["add", "mul"]})
+    probe = probe_for(cell, [0, 1, 2])
+    split = make_split(cell.task)
+    fresh = evaluate(probe.model, split.train_x, split.train_y, split.train_op, 2, rows=rows)
+    shared = evaluate(probe.model, split.train_x, split.train_y, split.train_op, 2, rows=rows, logits=probe.logits)
+    for field in ("loss", "acc", "op_loss", "op_acc"):
+        assert torch.equal(getattr(fresh, field), getattr(shared, field)), field
+
+
 def test_observables_doc_is_up_to_date(root):
     from groklab.training.observables.doc import render
     assert (root / "docs" / "observables.md").read_text() == render(), "run: groklab observables-doc"

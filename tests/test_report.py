@@ -5,6 +5,7 @@ paper with its caption, and each figure renders as a non-blank image."""
 import io
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,22 @@ def pixel_spread(png: bytes) -> float:
     rows_density = paper[:, cols].mean(axis=1)
     rows = np.flatnonzero(rows_density >= 0.5 * rows_density.max())
     return float(grey[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1].std())
+
+
+def view_text(page, needle: str | None, timeout_s: float = 10.0) -> str:
+    """The page's text (whitespace collapsed) once `needle` shows, or after timeout_s: a click
+    re-renders the report asynchronously, and reading at once can catch the list page before the
+    file's view replaces it. A needle that never shows is left to the caller's assertion."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = " ".join(page.locator("body").inner_text().split())
+        if needle is None or needle in text or time.monotonic() > deadline:
+            return text
+        page.wait_for_timeout(100)
+
+
+def table_caption(name: str) -> str:
+    return " ".join((ROOT / "workflow" / "report" / f"{Path(name).stem}-table.rst").read_text().split()[:8])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +103,7 @@ def test_report_lists_every_figure_with_its_caption_and_each_renders(report, art
                 (artifacts / f"{Path(name).stem}.png").write_bytes(shot)
                 spreads[Path(name).name] = pixel_spread(shot)
                 row.locator('a[iconname="information-circle"]').click()   # the file's view: path, caption, rule
-                listed[Path(name).name] = " ".join(page.locator("body").inner_text().split())
+                listed[Path(name).name] = view_text(page, expected.get(Path(name).name))
                 page.get_by_text(group, exact=True).first.click()        # back to the group's list (breadcrumb)
             page.get_by_text("Figures", exact=True).first.click()
         page.screenshot(path=str(artifacts / "figures-index.png"))
@@ -96,7 +113,7 @@ def test_report_lists_every_figure_with_its_caption_and_each_renders(report, art
         entries.first.wait_for()
         for name in [t.strip() for t in entries.locator("td:first-child").all_inner_texts()]:
             entries.filter(has=page.get_by_text(name, exact=True)).first.locator('a[iconname="information-circle"]').click()
-            tables[Path(name).name] = " ".join(page.locator("body").inner_text().split())
+            tables[Path(name).name] = view_text(page, table_caption(name))
             page.get_by_text("Tables", exact=True).first.click()
         browser.close()
     assert not problems, problems
@@ -109,5 +126,4 @@ def test_report_lists_every_figure_with_its_caption_and_each_renders(report, art
     assert set(tables) == {"speedups.csv", "claims.csv", "ladder.csv", "ladder_trend.csv", "leadlag.csv",
                            "forecast.csv"}, sorted(tables)
     for name, view in tables.items():
-        rst = ROOT / "workflow" / "report" / f"{Path(name).stem}-table.rst"
-        assert " ".join(rst.read_text().split()[:8]) in view, name
+        assert table_caption(name) in view, name

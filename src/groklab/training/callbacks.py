@@ -14,7 +14,7 @@ import torch
 from groklab.config.cells import CellConfig
 from groklab.training.evaluation import evaluate, metric_rows
 from groklab.training.interventions import Triggers, metric_signals
-from groklab.training.observables import make_probe, observe
+from groklab.training.observables import Probe, make_probe, observe
 from groklab.vocabulary import reached
 
 
@@ -28,11 +28,15 @@ class Probes:
         self.init = {n: w.detach().clone() for n, w in model.named_weights()}
         self.prev, self.prev_step = None, None
 
-    def __call__(self, run) -> dict[str, torch.Tensor]:
-        """Observe at run.step; add one observables row per model; column -> (E,) values."""
-        cfg, d = self.cell.training, run.data
-        probe = make_probe(run.model, run.opt, self.cell, run.step, d["train_x"], d["train_y"],
-                           self.init, self.prev, self.prev_step)
+    def probe(self, run) -> Probe:
+        """The forward with cache and the backward on the whole training set at run.step."""
+        d = run.data
+        return make_probe(run.model, run.opt, self.cell, run.step, d["train_x"], d["train_y"],
+                          self.init, self.prev, self.prev_step)
+
+    def __call__(self, run, probe: Probe) -> dict[str, torch.Tensor]:
+        """Observe `probe` (from self.probe(run)); add one observables row per model; column -> (E,) values."""
+        cfg = self.cell.training
         n_eval = run.step // cfg.eval_every
         values = observe(probe, expensive=n_eval % cfg.observables.expensive_every == 0)
         run.record("observables", [{"seed": seed, "step": run.step, **{k: v[e].item() for k, v in values.items()}}
@@ -67,12 +71,15 @@ class Evaluation:
 
     def __call__(self, run) -> dict:
         d, ops, kind = run.data, self.cell.task.operations, self.cell.training.loss
-        train = evaluate(run.model, d["train_x"], d["train_y"], d["train_op"], len(ops), kind)
+        probe = self.probes.probe(run) if self.cell.training.observables.enabled else None
+        # the probe's forward is the training set's: its logits are scored, not computed twice
+        train = evaluate(run.model, d["train_x"], d["train_y"], d["train_op"], len(ops), kind,
+                         logits=None if probe is None else probe.logits)
         test = evaluate(run.model, d["test_x"], d["test_y"], d["test_op"], len(ops), kind)
         # A diverged model stays diverged; its NaN parameters never touch the other models.
         self.diverged |= ~torch.isfinite(train.loss.cpu())
         rows = metric_rows(run.seeds, run.step, train, test, ops, self.diverged)
-        values = self.probes(run) if self.cell.training.observables.enabled else {}
+        values = self.probes(run, probe) if probe is not None else {}
         if self.triggers.rules:
             self._intervene(run, metric_signals(train, test, ops) | values, values)
             for e, row in enumerate(rows):

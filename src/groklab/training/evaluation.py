@@ -19,19 +19,21 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(model, x: torch.Tensor, y: torch.Tensor, op: torch.Tensor, n_ops: int,
-             loss_kind: str = "cross_entropy", rows: int = 16384) -> EvalResult:
+             loss_kind: str = "cross_entropy", rows: int = 16384, logits: torch.Tensor | None = None) -> EvalResult:
     """x (N, T), y (N,), op (N,) operation index. Chunks of about rows / E examples bound the
     (E, chunk, d_mlp) activations whatever the ensemble size. A model whose logits are not
-    finite (diverged) scores no hits."""
+    finite (diverged) scores no hits. logits (E, N, C), when given, are the model's logits on x
+    computed already (the observables' probe runs this forward): they are scored, chunk by chunk
+    in the same order, instead of a second forward."""
     E, dev = model.E, x.device
     chunk = max(64, rows // E)
     loss_sum = torch.zeros(E, n_ops, dtype=torch.float64, device=dev)
     hits = torch.zeros(E, n_ops, dtype=torch.float64, device=dev)
     for i in range(0, len(y), chunk):
-        logits = model(x[i : i + chunk])                                   # (E, b, C)
+        part = model(x[i : i + chunk]) if logits is None else logits[:, i : i + chunk]   # (E, b, C)
         yb, ob = y[i : i + chunk], op[i : i + chunk]
-        loss_sum.index_add_(1, ob, per_example_loss(logits, yb, loss_kind).double())
-        hit = (logits.argmax(-1) == yb) & torch.isfinite(logits).all(-1)   # (E, b)
+        loss_sum.index_add_(1, ob, per_example_loss(part, yb, loss_kind).double())
+        hit = (part.argmax(-1) == yb) & torch.isfinite(part).all(-1)       # (E, b)
         hits.index_add_(1, ob, hit.double())
     count = torch.bincount(op, minlength=n_ops).double()                   # (n_ops,)
     return EvalResult(loss_sum.sum(1) / len(y), hits.sum(1) / len(y), loss_sum / count, hits / count)

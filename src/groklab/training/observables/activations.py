@@ -58,16 +58,24 @@ def effective_rank(probe):
     return out
 
 
+def _active_counts(probe) -> torch.Tensor:
+    """(E, d_mlp) int64: probe examples on which each last-MLP neuron is > 0; one pass over the
+    (E, B, d_mlp) activations per observation (sparsity and dead neurons share it)."""
+    if "_active" not in probe.__dict__:
+        probe._active = (_representations(probe)["mlp_hidden"] > 0).sum(1)
+    return probe._active
+
+
 @observable("representations.activation_sparsity", "fraction of MLP hidden activations <= 0")
 def activation_sparsity(probe):
     h = _representations(probe)["mlp_hidden"]
-    return {"": (h <= 0).float().mean((1, 2))}
+    # "<= 0" read as "not > 0": they differ only at NaN entries, which only a diverged model has
+    return {"": 1 - _active_counts(probe).sum(1).double() / (h.shape[1] * h.shape[2])}
 
 
 @observable("representations.dead_neurons", "fraction of MLP neurons never active on the probe set")
 def dead_neurons(probe):
-    h = _representations(probe)["mlp_hidden"]
-    return {"": ((h > 0).sum(1) == 0).float().mean(1)}
+    return {"": (_active_counts(probe) == 0).float().mean(1)}
 
 
 def _last_query_patterns(probe):
