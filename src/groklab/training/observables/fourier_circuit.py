@@ -68,12 +68,13 @@ def training_rows(probe, grid: OpGrid) -> torch.Tensor:
 
 def grid_split(probe, grid: OpGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(logits, kept part, key part), each (E, N, C) float64: split_logits of the grid's forward,
-    once per operation and observation (restricted and excluded loss both read it)."""
+    once per grid and observation (restricted and excluded loss both read it). Keyed by the grid
+    object, which the memo keeps alive: the split depends on the grid's basis, not only its operation."""
     memo = probe.__dict__.setdefault("_fourier_split", {})
-    if grid.op not in memo:
+    if id(grid) not in memo:
         logits, _ = grid_run(probe, grid)
-        memo[grid.op] = (logits, *split_logits(grid, logits, embedding(probe, grid)))
-    return memo[grid.op]
+        memo[id(grid)] = (grid, logits, *split_logits(grid, logits, embedding(probe, grid)))
+    return memo[id(grid)][1:]
 
 
 def _restricted(probe, grid: OpGrid) -> torch.Tensor:
