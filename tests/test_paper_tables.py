@@ -156,7 +156,7 @@ def test_ladder_trend_replicate_and_seed_numbers(ctx):
     values = {n.name: n.value for n in nums}
     tex = ladder_tex(ctx, text, values, {"generated/figures/ladder.pdf": "cap"})
     assert "332{,}000 steps predicts 20$\\times$ [10, 40]; the seed's 18$\\times$ is consistent with it." in tex
-    assert "c1 & slow & 0.3 & 900 & 18 & 0.6 [1, 3] & no effect" in tex and "generated/figures/ladder.pdf" in tex
+    assert "c1 & slow & 0.3 & 900 & 18 & 0.60 [1, 3] & no effect" in tex and "generated/figures/ladder.pdf" in tex
     claims = claims_tex(ctx, text)
     assert "unstable (same direction, smaller vs no effect) & no effect & 6 & 166" in claims
     # audit: every number is recomputed (seed), or re-read from its table (the run files are absent here)

@@ -147,6 +147,9 @@ def test_latex_formatting_and_macro_names():
     assert macro_name("hmm", "study2", "k") == "HmmStudyTwoK"
     assert format_value(12345.0, "int") == "12{,}345" and format_value(3.14159, "ratio") == "3.1"
     assert format_value(316.2, "ratio") == "316" and format_value(float("nan"), "pct") == "--"
+    # a bound that rounds to a whole number keeps its decimal; an exact whole number does not
+    assert format_value(0.9955, "ratio") == "1.0" and format_value(8.0, "ratio") == "8"
+    assert format_value(1.96, "ratio") == "2.0" and format_value(9.97, "ratio") == "10"
     assert escape("ops~div+mul_x & 5%") == r"ops\textasciitilde{}div+mul\_x \& 5\%"
 
 

@@ -36,7 +36,12 @@ def format_value(value, fmt: str) -> str:
     if fmt == "int":
         return f"{round(value):,}".replace(",", "{,}")
     if fmt == "ratio":      # two significant digits, at least one decimal below 10
-        return f"{value:.2g}" if abs(value) < 10 else f"{value:,.0f}".replace(",", "{,}")
+        # a value that only rounds to a whole number keeps its zero (an interval's 0.9955 prints
+        # "1.0", not "1", which reads as touching 1); an exact one does not (the seed's 8x)
+        text = f"{value:.2g}" if value == round(value) else f"{value:#.2g}"
+        if abs(value) < 10 and not text.endswith("."):                     # 9.96 -> "10.": the branch below
+            return text
+        return f"{value:,.0f}".replace(",", "{,}")
     if fmt == "pct":
         return f"{value:.1f}"
     if fmt == "frac":
