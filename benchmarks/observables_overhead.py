@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from contextlib import contextmanager
 import tempfile
 import time
+from contextlib import contextmanager
 
 import torch
 import yaml

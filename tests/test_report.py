@@ -25,8 +25,13 @@ def figure_captions(workdir: Path) -> dict[str, str]:
         stem = pdf.stem
         rst = next(r for r in sorted((ROOT / "workflow" / "report").glob("*.rst"), key=lambda r: -len(r.stem))
                    if stem == r.stem or stem.startswith(r.stem + "-"))
-        out[pdf.name] = " ".join(rst.read_text().split()[:8])
+        out[pdf.name] = caption_start(rst)
     return out
+
+
+def caption_start(rst: Path) -> str:
+    """The first 8 words of a report caption (workflow/report/*.rst), whitespace collapsed."""
+    return " ".join(rst.read_text().split()[:8])
 
 
 def pixel_spread(png: bytes) -> float:
@@ -60,7 +65,7 @@ def view_text(page, needle: str | None, timeout_s: float = 10.0) -> str:
 
 
 def table_caption(name: str) -> str:
-    return " ".join((ROOT / "workflow" / "report" / f"{Path(name).stem}-table.rst").read_text().split()[:8])
+    return caption_start(ROOT / "workflow" / "report" / f"{Path(name).stem}-table.rst")
 
 
 @pytest.fixture(scope="module")
