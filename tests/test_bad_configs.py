@@ -6,6 +6,8 @@ reader on each config file, then check_config on the config Snakemake loaded; a 
 reader cannot load fails before the Snakefile runs, so `groklab snakemake` reads it first). The
 held-out subset runs through the real `snakemake -n` as well."""
 
+import re
+
 import pytest
 from snakemake.common.configfile import load_configfile
 from snakemake_interface_common.exceptions import WorkflowError
@@ -97,3 +99,34 @@ def test_configfile_options_are_found_in_every_spelling():
     assert cli.configfiles_of(["-n", "--configfile", "a.yaml", "b.yaml", "--cores", "1"]) == ["a.yaml", "b.yaml"]
     assert cli.configfiles_of(["--configfiles=c.yaml", "-n"]) == ["c.yaml"]
     assert cli.configfiles_of(["--cores", "all"]) == []
+
+
+# File faults (#37): each named before any job, by both paths' one reader; the file is left as it was.
+FILE_FAULTS = [
+    ("directory", lambda p: p.mkdir(), "bad.yaml: is a directory, not a config file"),
+    ("missing", lambda p: None, "bad.yaml: file not found"),
+    ("dangling-symlink", lambda p: p.symlink_to(p.parent / "gone.yaml"), "bad.yaml: a symbolic link to"),
+    ("not-utf8", lambda p: p.write_bytes(b"cell: {task: {p: 13}}\n# caf\xe9\n"),
+     "bad.yaml: not UTF-8 text at line 2, column 6 (byte 0xe9); save the file as UTF-8"),
+]
+
+
+@pytest.mark.parametrize("make, message", [f[1:] for f in FILE_FAULTS], ids=[f[0] for f in FILE_FAULTS])
+def test_file_faults_are_named_by_both_paths(tmp_path, capsys, make, message):
+    path = tmp_path / "bad.yaml"
+    make(path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert cli.main(["cells", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err.replace(f"{tmp_path}/", ""), err
+    with pytest.raises(ConfigError, match="^" + re.escape(str(path))):
+        load_workflow_config(str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_yaml_merge_key_merges_and_the_keys_beside_it_override(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("cell:\n  task:\n    <<: {p: 13, train_fraction: 0.5}\n    p: 17\n"
+                    "  training: {steps: 100, eval_every: 10, seeds: [0]}\n")
+    assert load_workflow_config(str(path))["cell"]["task"] == {"p": 17, "train_fraction": 0.5}
+    check_config(load_workflow_config(str(path)))

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,7 +66,7 @@ def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
     key = _key_path(prefix, error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
+        extra = sorted(map(str, set(error.instance) - set(allowed)))
         if allowed:
             hints = []
             for k in extra:
@@ -82,11 +83,22 @@ def _explain(error: jsonschema.ValidationError, prefix: str) -> str:
     return f"{key}: {error.message}"
 
 
+def _check_finite(value, prefix: str, path=()) -> None:
+    """NaN and infinity pass every numeric bound of the schema (nan > 0 is False, so is nan <= 0):
+    refused wherever they are written, naming the key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{_key_path(prefix, path)}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        _check_finite(v, prefix, (*path, k))
+
+
 def validate(instance: dict, schema: dict | None = None, prefix: str = "") -> dict:
     """Validate `instance` in place (filling defaults); raise ConfigError on the first problem."""
     schema = load_schema() if schema is None else schema
     if not isinstance(instance, dict):
         raise ConfigError(f"{prefix or '<config>'}: expected a mapping, got {type(instance).__name__}")
+    _check_finite(instance, prefix)
     validator = _Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
@@ -404,28 +416,61 @@ class CellConfig:
         return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last) and
+    a key that is not a string (`1: 2`, `~: 3`: every config key is a name). A merge key (`<<: *base`)
+    still merges; the keys written beside it override the merged ones, as in plain YAML."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is not a name ({type(key).__name__}); quote it", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
+def _read_text(path: str) -> str:
+    """The file's text; ConfigError naming the file for a missing file, a dangling link, a directory,
+    an unreadable file or bytes that are not UTF-8 (with the line)."""
+    import os
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ConfigError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist") from None
+        raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied (cannot read the config file)") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}: not UTF-8 text at line {line}, column {column} "
+                          f"(byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+
+
 def load_yaml_file(path: str):
     """A YAML (or JSON) file -> its data; ConfigError naming the file (and the line of a syntax error).
 
     A .json file is read as JSON: YAML 1.1 would read a JSON number such as 1e-08 (no dot) as a string."""
+    text = _read_text(path)
     try:
-        with open(path) as fh:
-            return json.load(fh) if str(path).endswith(".json") else yaml.load(fh, Loader=_UniqueKeyLoader)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        return json.loads(text) if str(path).endswith(".json") else yaml.load(text, Loader=_UniqueKeyLoader)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except yaml.YAMLError as exc:
