@@ -10,18 +10,6 @@ mapfile -t PACKAGES < <(grep -v '^\s*#' scripts/tex-packages.txt | grep -v '^\s*
 if [ "${GROKLAB_SKIP_TEX:-0}" = 1 ] || { command -v latexmk && command -v pdftoppm; } >/dev/null 2>&1; then
   exit 0
 fi
-CMD="apt-get install -y --no-install-recommends ${PACKAGES[*]}"
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-  SUDO=(env)
-elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  SUDO=(sudo env)
-else
-  echo "groklab: TeX Live is missing and cannot be installed here (needs apt-get as root or passwordless" \
-       "sudo); paper/main.pdf will be skipped. To build it, run: sudo $CMD"
-  [ "${1:-}" = --require ] && exit 1
-  exit 0
-fi
-t0=$SECONDS
-"${SUDO[@]}" DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${SUDO[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
-echo "groklab: installed TeX Live (${PACKAGES[*]}) in $((SECONDS - t0)) s"
+REQUIRE=()
+[ "${1:-}" = --require ] && REQUIRE=(--require)
+exec bash scripts/apt-install.sh "${REQUIRE[@]}" "TeX Live" "paper/main.pdf will be skipped" "${PACKAGES[@]}"

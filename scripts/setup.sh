@@ -21,4 +21,6 @@ fi
 # TeX Live for paper/main.pdf (the list is scripts/tex-packages.txt, shared with .ci/run): installed
 # with apt-get as root or passwordless sudo; elsewhere the exact command is printed and setup goes on.
 bash scripts/install-tex.sh
+# g++ and Python's headers for torch.compile's CPU backend (training.compile); without them training runs eagerly
+bash scripts/install-compiler.sh
 .venv/bin/python -c "import groklab, torch; print(f'groklab {groklab.__version__} ready (torch {torch.__version__}, cuda={torch.cuda.is_available()})')"

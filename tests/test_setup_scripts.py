@@ -48,3 +48,17 @@ def test_skip_switch_and_installed_tex_do_nothing(tmp_path):
     done = subprocess.run(["bash", "scripts/install-tex.sh", "--require"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == ""
+
+
+def test_the_compiler_installer_prints_its_command_without_apt_and_ci_requires_it(tmp_path):
+    import sys
+    env = {"PATH": _bare_path(tmp_path), "HOME": str(tmp_path), "PYTHON": sys.executable}
+    done = subprocess.run(["bash", "scripts/install-compiler.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "apt-get install -y --no-install-recommends g++ python3-dev" in done.stdout
+    assert "training.compile falls back to eager training" in done.stdout
+    required = subprocess.run(["bash", "scripts/install-compiler.sh", "--require"], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+    assert required.returncode == 1
+    assert "scripts/install-compiler.sh --require" in (ROOT / ".ci/run").read_text()
+    assert "scripts/install-compiler.sh" in (ROOT / "scripts/setup.sh").read_text()

@@ -9,10 +9,14 @@ import torch
 
 from groklab.checks import check_config
 from groklab.config.cells import CellConfig
+from groklab.training import compiled
 from groklab.training.job import CellJob, train_pack
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 torch.set_num_threads(snakemake.threads)
+# compiled steps (training.compile): every job of a run shares one cache of inductor's artefacts,
+# so a shape compiles once per run, not once per job
+compiled.configure(Path(snakemake.config["results_dir"]).resolve() / ".compile-cache")
 records = snakemake.params.cells
 # Test hook (tests/test_slurm.py): GROKLAB_FAIL_CELLS="name,..." (cell names or ids) makes a pack with those cells fail.
 failing = set(os.environ.get("GROKLAB_FAIL_CELLS", "").split(","))

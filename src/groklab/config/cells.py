@@ -260,6 +260,7 @@ class TrainingConfig:
     interventions: tuple[dict, ...] = ()   # each {"when", "above", "below", "set"} (+ "state" for hmm_state)
     pack_models: int | None = None         # packing only: not part of the cell's identity (hash)
     tensorboard: TensorboardConfig = TensorboardConfig()   # a view only: not part of the hash either
+    compile: bool = False                  # torch.compile the step (groklab.training.compiled); in the hash
 
 
 def _tuples(d: dict) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from groklab.training import checkpoint
+from groklab.training import checkpoint, compiled
 from groklab.training.batches import Batches
 from groklab.training.member import Member, MemberOptimizer
 from groklab.training.models.ensemble import join
@@ -54,6 +54,12 @@ class PackRun:
             m.opt = MemberOptimizer(self.opt, m)
         self._set_rows()
         self.step = 0
+        # compiled: the model's forward (and backward) and the optimizer update through inductor
+        self.compiled = compiled.use_compiled(first.cell.training.compile, device)
+        self._forward = self.model
+        if self.compiled:
+            self._forward = compiled.compile_forward(self.model, cuda_graphs=device.type == "cuda")
+            self.opt.use_update(compiled.compiled_update())
 
     @property
     def E(self) -> int:
@@ -82,7 +88,7 @@ class PackRun:
 
     def train_step(self) -> None:
         x, y, ops = self._batch()
-        logits = self.model(x)                                             # (E, B, C)
+        logits = self._forward(x)                                          # (E, B, C)
         # Sum of per-model losses, each cell's composed its own way: each model's gradient is
         # that of its own loss.
         loss = sum(m.objective(logits[m.rows], y if y.dim() == 1 else y[m.rows], ops if ops.dim() == 1 else ops[m.rows]).sum()

@@ -10,6 +10,8 @@ model's numbers do not depend on its neighbours (see groklab.training.optim).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -85,7 +87,11 @@ class EnsembleOptimizer:
     def _rows_of(self, v: Tensor) -> list[Tensor]:
         """An (E,) float64 factor as float32 rows (E, 1, ...) against every parameter (rounded once)."""
         v = v.to(device=self.params[0].device, dtype=self.params[0].dtype)
-        return [v.view(shape) for shape in self._shapes]
+        return [v.view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+
+    def use_update(self, update: "Callable") -> None:
+        """Step with `update` (groklab.training.compiled: the compiled UPDATES[name]) instead of eager."""
+        self._update = update
 
     @torch.no_grad()
     def step(self) -> None:
@@ -94,45 +100,30 @@ class EnsembleOptimizer:
             grads, self.filter_state = self.filters.update(grads, self.filter_state, self.params)
         lr = self.current_lr()                                  # (E,) float64
         self.t += 1
-        # fused over all parameters (torch._foreach_*: one call per operation, each a plain
-        # single-rounding kernel per tensor, broadcasting the (E, 1, ...) per-model factors)
-        self._shapes = [(-1, *([1] * (p.dim() - 1))) for p in self.params]
-        wd, decays = self.hp["wd"], bool(self.hp["wd"].any())
-        if self.name == "adamw" and decays:
-            torch._foreach_mul_(self.params, self._rows_of(1 - lr * wd))
-        if self.name != "adamw" and decays:                     # L2: the decay joins the gradient
-            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, self._rows_of(wd)))
+        # The per-model factors of this step, each (E,) float64 rounded once to float32 rows
+        # (E, 1, ...): everything that changes with the step is a tensor here, so a compiled
+        # update sees one graph for every step.
+        wd = self.hp["wd"]
+        decay = bool(wd.any())
+        f = {"decay": self._rows_of(1 - lr * wd if self.name == "adamw" else wd) if decay else None}
         if self.name == "sgd":
-            self._sgd(grads, lr)
+            mom = self.hp["momentum"]
+            if bool(mom.any()) and self.buf is None:
+                self.buf = [torch.zeros_like(p) for p in self.params]
+                f["first"] = True
+            f |= {"lr": self._rows_of(lr), "momentum": self._rows_of(mom) if self.buf is not None else None}
+            self._update(self.name, self.params, grads, self.buf, None, f, self.nesterov)
         else:
-            self._adam(grads, lr)
+            b1, b2 = self.hp["beta1"], self.hp["beta2"]
+            f |= {"b1": self._rows_of(b1), "1-b1": self._rows_of(1 - b1), "b2": self._rows_of(b2),
+                  "1-b2": self._rows_of(1 - b2), "bc2_sqrt": self._rows_of((1 - b2**self.t).sqrt()),
+                  "eps": self._rows_of(self.hp["eps"]), "step_size": self._rows_of(lr / (1 - b1**self.t))}
+            self._update(self.name, self.params, grads, self.m, self.v, f, self.nesterov)
 
-    def _adam(self, grads: list[Tensor], lr: Tensor) -> None:
-        b1, b2, eps = self.hp["beta1"], self.hp["beta2"], self.hp["eps"]
-        step_size = lr / (1 - b1**self.t)                       # (E,) float64
-        bc2_sqrt = (1 - b2**self.t).sqrt()
-        torch._foreach_mul_(self.m, self._rows_of(b1))
-        torch._foreach_add_(self.m, torch._foreach_mul(grads, self._rows_of(1 - b1)))
-        torch._foreach_mul_(self.v, self._rows_of(b2))
-        torch._foreach_add_(self.v, torch._foreach_mul(torch._foreach_mul(grads, grads), self._rows_of(1 - b2)))
-        denom = torch._foreach_sqrt(self.v)
-        torch._foreach_div_(denom, self._rows_of(bc2_sqrt))
-        torch._foreach_add_(denom, self._rows_of(eps))
-        update = torch._foreach_div(self.m, denom)
-        torch._foreach_mul_(update, self._rows_of(step_size))
-        torch._foreach_sub_(self.params, update)
-
-    def _sgd(self, grads: list[Tensor], lr: Tensor) -> None:
-        mom = self.hp["momentum"]
-        if bool(mom.any()):
-            if self.buf is None:
-                self.buf = [g.clone() for g in grads]
-            else:
-                torch._foreach_mul_(self.buf, self._rows_of(mom))
-                torch._foreach_add_(self.buf, grads)
-            grads = (torch._foreach_add(grads, torch._foreach_mul(self.buf, self._rows_of(mom))) if self.nesterov
-                     else self.buf)
-        torch._foreach_sub_(self.params, torch._foreach_mul(grads, self._rows_of(lr)))
+    @staticmethod
+    def _update(name, params, grads, m_or_buf, v, f, nesterov) -> None:
+        """The eager update (groklab.training.compiled.update compiles the same function)."""
+        update(name, params, grads, m_or_buf, v, f, nesterov)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -174,3 +165,45 @@ class EnsembleOptimizer:
         self.t, self.hp = state["t"], {k: v.cpu().clone() for k, v in state["hp"].items()}
         self.m, self.v, self.buf = on(state["m"]), on(state["v"]), on(state["buf"])
         self.filter_state = _to_device(state["filters"], device)
+
+
+# ---- the update itself: a pure function of tensor lists, so torch.compile can fuse it -------
+
+def update(name: str, params: list[Tensor], grads: list[Tensor], m_or_buf: list[Tensor] | None,
+           v: list[Tensor] | None, f: dict, nesterov: bool) -> None:
+    """One step of `name` in place on params and state. f: the step's factors (float32 rows
+    (E, 1, ...) per parameter, from EnsembleOptimizer.step). Every operation is a single-rounding
+    elementwise kernel (torch._foreach_*: one call per operation, eager), so a model's update never
+    depends on its neighbours; compiled, the same graph fuses into one loop per parameter."""
+    if name == "adamw" and f["decay"] is not None:
+        torch._foreach_mul_(params, f["decay"])
+    if name != "adamw" and f["decay"] is not None:      # L2: the decay joins the gradient
+        grads = torch._foreach_add(grads, torch._foreach_mul(params, f["decay"]))
+    if name == "sgd":
+        _sgd(params, grads, m_or_buf, f, nesterov)
+    else:
+        _adam(params, grads, m_or_buf, v, f)
+
+
+def _adam(params, grads, m, v, f) -> None:
+    torch._foreach_mul_(m, f["b1"])
+    torch._foreach_add_(m, torch._foreach_mul(grads, f["1-b1"]))
+    torch._foreach_mul_(v, f["b2"])
+    torch._foreach_add_(v, torch._foreach_mul(torch._foreach_mul(grads, grads), f["1-b2"]))
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_div_(denom, f["bc2_sqrt"])
+    torch._foreach_add_(denom, f["eps"])
+    step = torch._foreach_div(m, denom)
+    torch._foreach_mul_(step, f["step_size"])
+    torch._foreach_sub_(params, step)
+
+
+def _sgd(params, grads, buf, f, nesterov) -> None:
+    if buf is not None:
+        if f.get("first"):                                  # buf_1 = g (dampening 0)
+            torch._foreach_copy_(buf, grads)
+        else:
+            torch._foreach_mul_(buf, f["momentum"])
+            torch._foreach_add_(buf, grads)
+        grads = torch._foreach_add(grads, torch._foreach_mul(buf, f["momentum"])) if nesterov else buf
+    torch._foreach_sub_(params, torch._foreach_mul(grads, f["lr"]))

@@ -7,7 +7,7 @@ signature* holds the rest, what one batched program needs to share:
     model            architecture and sizes, vocabulary, answers, sequence length
     data             training examples per operation, minibatch size and blocks
     optimizer        family (adamw, adam, sgd), nesterov, the filter chain's kinds
-    device           cpu or cuda (a pack never mixes devices)
+    device           cpu or cuda (a pack never mixes devices), compiled or eager
     training map     cells that decode the matrix map wait for it: never with its inputs
 Packs are formed deterministically: group by signature, sort by cell id, fill packs of at most
 `pack_capacity` models in that order. A cell's numbers do not depend on its pack (tested), so
@@ -75,7 +75,7 @@ def signature(cell: CellConfig, auto_device: str = "cpu") -> str:
         "train_sizes": sizes, "batch": tr.batch_size if minibatch else None,
         "blocks": (t.balanced and len(sizes) > 1) if minibatch else None,
         "optimizer": [o.name, o.nesterov if o.name == "sgd" else None], "filters": filter_kinds(o),
-        "device": device_of(cell, auto_device), "reads_map": cell.reads_training_map,
+        "device": device_of(cell, auto_device), "compile": tr.compile, "reads_map": cell.reads_training_map,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
