@@ -212,3 +212,113 @@ def test_integer_valued_floats_elsewhere_stay_floats():
     """Only keys the schema types as integer are refused: a float key may hold 1 or 1.0."""
     cfg = validate(config(cell={"task": {"p": 13}, "optimizer": {"lr": 1, "weight_decay": 1.0}}))
     assert cfg["cell"]["optimizer"]["lr"] == 1
+
+
+# -- #37, third round: the memory bound, results_dir, the checks that span sections ----------------
+
+def tiny_cell(**sections):
+    from groklab.config.cells import CellConfig
+
+    base = {"task": {"p": 13, "operations": ["add"]}, "training": {"steps": 100, "eval_every": 10, "seeds": [0]}}
+    return CellConfig.from_dict({**base, **sections})
+
+
+def test_memory_estimate_adds_the_dataset_the_state_and_the_activations():
+    from groklab.config.cells import _n_params, memory_estimate
+
+    cell = tiny_cell()
+    parts = memory_estimate(cell)
+    assert set(parts) == {"dataset", "state", "activations"}
+    assert parts["dataset"] == 13 * 13 * (4 + 1) * 8                        # p^2 examples of [a, op, b, =] + label, int64
+    assert parts["state"] == _n_params(cell.task, cell.model) * (3 + 2) * 4  # weights, grads, init + Adam's two moments
+    three = memory_estimate(tiny_cell(training={"steps": 100, "eval_every": 10, "seeds": [0, 1, 2]}))
+    assert three["dataset"] == parts["dataset"]
+    assert three["state"] == 3 * parts["state"] and three["activations"] == 3 * parts["activations"]
+    sgd = memory_estimate(tiny_cell(optimizer={"name": "sgd", "betas": [0.9, 0.98]}))
+    assert sgd["state"] == parts["state"] * 3 // 5                           # no moments without momentum
+    batch = memory_estimate(tiny_cell(training={"steps": 100, "eval_every": 10, "seeds": [0], "batch_size": 8}))
+    assert batch["activations"] < parts["activations"]
+
+
+def test_every_shipped_config_is_far_below_the_memory_limit():
+    from pathlib import Path
+
+    from groklab.checks import load_workflow_config
+    from groklab.config.cells import MEMORY_LIMIT_BYTES, memory_estimate
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [root / "config.yaml", *sorted((root / "config").glob("*.yaml"))]:
+        for cell in expand(load_workflow_config(str(path))):
+            assert sum(memory_estimate(cell.config).values()) < MEMORY_LIMIT_BYTES / 16, (path.name, cell.name)
+
+
+def test_the_memory_bound_comes_before_the_primality_test_and_names_the_key():
+    import time
+
+    from groklab.config.cells import check_memory
+
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^cell\.task\.p: 1000000000000000000000039 makes the cell need about "):
+        tiny_cell(task={"p": 10**24 + 39, "operations": ["div"]})
+    assert time.perf_counter() - start < 5
+    with pytest.raises(ConfigError, match=r"^x\.model\.d_mlp: 4096 makes .* over the limit of 1 MiB; lower model\.d_mlp$"):
+        check_memory(tiny_cell(model={"d_mlp": 4096}), "x", limit=2**20)
+    with pytest.raises(ConfigError, match=r"^cell\.training\.seeds: 64 seeds makes "):
+        check_memory(tiny_cell(training={"steps": 100, "eval_every": 10, "seeds": list(range(64))}), limit=2**20)
+    check_memory(tiny_cell(), limit=2**30)
+
+
+@pytest.mark.parametrize("given, outside, message", [
+    ("results.txt", False, "results_dir: 'results.txt' is an existing file, not a directory"),
+    ("link-to-file", False, "results_dir: 'link-to-file' is an existing file, not a directory"),
+    ("src/../docs/out", False, "results_dir: 'src/../docs/out' is inside the source tree (docs/)"),
+    ("{tmp}/elsewhere", False, "results_dir: '{tmp}/elsewhere' is outside the working directory {tmp}/work; set results_dir_outside: true"),
+    ("{tmp}", True, "results_dir: '{tmp}' is a directory above the working directory"),
+    ("{tmp}/work/src/out", True, "results_dir: '{tmp}/work/src/out' is inside the source tree (src/)"),
+    ("{tmp}/work", True, "results_dir: '{tmp}/work' is the working directory"),
+])
+def test_results_dir_is_checked_against_the_working_directory(tmp_path, monkeypatch, given, outside, message):
+    from groklab.checks import check_results_dir
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "results.txt").write_text("not a directory")
+    (work / "link-to-file").symlink_to(work / "results.txt")
+    monkeypatch.chdir(work)
+    cfg = validate(config(results_dir=given.format(tmp=tmp_path), results_dir_outside=outside))
+    with pytest.raises(ConfigError) as err:
+        check_results_dir(cfg)
+    assert str(err.value).startswith(message.format(tmp=tmp_path)), err.value
+    assert sorted(p.name for p in work.iterdir()) == ["link-to-file", "results.txt"]   # nothing made, nothing deleted
+
+
+@pytest.mark.parametrize("given, outside", [("results", False), ("out/run-1", False), ("./results-x", False),
+                                            ("{tmp}/elsewhere", True), ("../shared-results", True)])
+def test_results_dir_accepts_a_directory_of_its_own(tmp_path, monkeypatch, given, outside):
+    from groklab.checks import check_results_dir
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    check_results_dir(validate(config(results_dir=given.format(tmp=tmp_path), results_dir_outside=outside)))
+
+
+def test_heldout_selection_needs_held_out_runs():
+    cfg = config(hmm={"criterion": "heldout", "held_out_fraction": 0})
+    with pytest.raises(ConfigError, match=r"^hmm\.criterion: heldout .* hmm\.held_out_fraction is 0"):
+        check_hmm(cfg, studies(cfg, expand(cfg)))
+    for ok in ({"criterion": "heldout", "held_out_fraction": 0.25}, {"criterion": "bic", "held_out_fraction": 0}):
+        cfg = config(hmm=ok)
+        check_hmm(cfg, studies(cfg, expand(cfg)))
+
+
+def test_a_written_claim_must_name_a_study_of_the_config_but_the_default_claims_need_not():
+    assert paper_error({"claims": [{"name": "x", "study": "t", "variant": "op~sub", "metric": "delay"}]}).startswith(
+        "paper.claims[0].study: no study named 't'; the config's studies: s")
+    check_config(config())     # the default claims name the seed paper's studies: 'not run' here
+
+
+def test_early_stop_within_the_budget_is_accepted():
+    tiny_cell(training={"steps": 100, "eval_every": 10, "seeds": [0], "early_stop_evals": 11})
+    with pytest.raises(ConfigError, match=r"^cell\.training\.early_stop_evals: 12 consecutive evaluations, but the budget allows 11"):
+        tiny_cell(training={"steps": 100, "eval_every": 10, "seeds": [0], "early_stop_evals": 12})

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from groklab.analysis.claims import check_paper
+from groklab.config.cells import validate
 from groklab.config.matrix import Cell, Study, check_hmm, check_map_states, expand, map_cells, studies
 from groklab.training.packs import Pack, check_trainable, describe_rerun, retrained_with
 from groklab.training.rundir import run_status
@@ -26,6 +27,37 @@ def check_hmm_features(hmm: dict) -> None:
         check_registered(feature, f"hmm.features[{i}]")
     if hmm["order_by"] != "first_visit" and hmm["order_by"] not in hmm["features"]:
         raise ConfigError(f"hmm.order_by: {hmm['order_by']!r} is neither first_visit nor one of hmm.features")
+
+
+# Directories of the repository that hold its sources: results_dir may not lie in one (#37).
+SOURCE_DIRS = ("src", "workflow", "tests", "docs", "config", "paper", "scripts", "benchmarks", ".git")
+
+
+def check_results_dir(config: dict, cwd: Path | None = None) -> None:
+    """results_dir against the working directory `cwd` (the repository root, where Snakemake runs):
+    ConfigError naming results_dir for '' or '.', the root or a directory above it, an existing file,
+    a path in the source tree, and a path outside `cwd` unless results_dir_outside is true."""
+    from groklab.config.cells import ConfigError
+
+    given, outside_ok = config["results_dir"], config.get("results_dir_outside", False)
+    root = (cwd or Path.cwd()).resolve()
+    if not given.strip():
+        raise ConfigError(f"results_dir: {given!r} is empty, which would mean the working directory {root} itself; "
+                          "name a directory of its own, e.g. results")
+    path = (root / given).resolve()
+    if path == root or root.is_relative_to(path):
+        what = "the working directory" if path == root else "a directory above the working directory"
+        raise ConfigError(f"results_dir: {given!r} is {what} {root}; name a directory of its own, e.g. results")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"results_dir: {given!r} is an existing file, not a directory")
+    if path.is_relative_to(root):
+        top = path.relative_to(root).parts[0]
+        if top in SOURCE_DIRS:
+            raise ConfigError(f"results_dir: {given!r} is inside the source tree ({top}/); generated files go in a "
+                              "directory of their own, e.g. results")
+    elif not outside_ok:
+        raise ConfigError(f"results_dir: {given!r} is outside the working directory {root}; set "
+                          "results_dir_outside: true to write there")
 
 
 SECTIONS = "cell, matrix, studies, hmm, paper, ..."
@@ -69,6 +101,7 @@ class Matrix:
 
 def check_config(config: dict) -> Matrix:
     """Expand and check `config` (defaults filled in place); ConfigError naming the key."""
+    check_results_dir(validate(config))
     cells = {cell.id: cell for cell in expand(config, check_cell=check_trainable)}
     found = {s.name: s for s in studies(config, list(cells.values()))}
     # The matrix training map is fitted on every cell except those whose interventions react to it

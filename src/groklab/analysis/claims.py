@@ -128,16 +128,33 @@ def claims_table(claims: list[dict], speedups: pd.DataFrame, within: float, repl
     return pd.DataFrame(rows)
 
 
+def _filled_default_claims(schema: dict) -> list[dict]:
+    """paper.claims' default as validation leaves it (each claim's own defaults filled)."""
+    props = schema["$defs"]["claim"]["properties"]
+    defaults = {k: v["default"] for k, v in props.items() if "default" in v}
+    return [defaults | c for c in schema["properties"]["paper"]["properties"]["claims"]["default"]]
+
+
 def check_paper(paper: dict, studies: dict, cells: set[str], axes: list[str]) -> None:
     """The paper section against the matrix: a claim may name a study this matrix does not run
     (it is then 'not run'), but a study it does run must contain the variant; named cells and
     phase-diagram axes must exist. Raises ConfigError."""
-    from groklab.config.cells import ConfigError
+    import difflib
+
+    from groklab.config.cells import ConfigError, load_schema
 
     names = [c["name"] for c in paper["claims"]]
+    # the default claims are the seed paper's, listed 'not run' in a matrix without their studies;
+    # a claim written in the config must name one of its studies
+    written = paper["claims"] != _filled_default_claims(load_schema())
     for i, c in enumerate(paper["claims"]):
         if c["name"] in names[:i]:
             raise ConfigError(f"paper.claims[{i}].name: '{c['name']}' is used by more than one claim")
+        if written and c["study"] not in studies:
+            close = difflib.get_close_matches(c["study"], list(studies), n=1, cutoff=0.6)
+            raise ConfigError(f"paper.claims[{i}].study: no study named '{c['study']}'"
+                              + (f" (did you mean '{close[0]}'?)" if close else "")
+                              + f"; the config's studies: {', '.join(studies) or '(none)'}")
         if c["study"] in studies and c["variant"] not in studies[c["study"]]:
             raise ConfigError(f"paper.claims[{i}].variant: '{c['variant']}' is not a variant of study "
                               f"'{c['study']}' (its variants: {', '.join(studies[c['study']])})")

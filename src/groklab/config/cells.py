@@ -347,7 +347,9 @@ class CellConfig:
         return step_budget(self.training.steps, len(self.task.operations), self.task.scale_steps_by_tasks)
 
     def check(self, prefix: str = "cell") -> None:
-        """Constraints that span keys (the schema checks single values)."""
+        """Constraints that span keys (the schema checks single values). The memory bound comes
+        first: every later check (the primality of task.p among them) is then on a cell that fits."""
+        check_memory(self, prefix)
         t, m, o = self.task, self.model, self.optimizer
         solo = [op for op in t.operations if op in SOLO_OPERATIONS]
         if solo and len(t.operations) > 1:
@@ -385,6 +387,13 @@ class CellConfig:
                 f"{prefix}.training.eval_every: {self.training.eval_every} exceeds training.steps="
                 f"{self.training.steps}, so no evaluation would run"
             )
+        n_evals = self.total_steps // self.training.eval_every + 1
+        if self.training.early_stop_evals > n_evals:
+            raise ConfigError(
+                f"{prefix}.training.early_stop_evals: {self.training.early_stop_evals} consecutive evaluations, but "
+                f"the budget allows {n_evals} (budget {self.total_steps} / training.eval_every {self.training.eval_every} "
+                "+ 1), so early stopping could never fire; lower it (0 trains the full budget)"
+            )
 
     def _check_applicable(self, prefix: str) -> None:
         """A key that only another optimizer or init scheme reads must keep its default: any other
@@ -415,6 +424,97 @@ class CellConfig:
 
     def replace_training(self, **changes) -> "CellConfig":
         return dataclasses.replace(self, training=dataclasses.replace(self.training, **changes))
+
+
+# -- the memory bound ------------------------------------------------------------------------------
+
+MEMORY_LIMIT_BYTES = 64 * 2**30   # what one job may need: the most a project GPU (80 GB) or workstation gives it
+FLOAT_BYTES, INDEX_BYTES = 4, 8
+# keys that grow a cell's memory, as (section, field): check_memory names the one furthest above its default
+MEMORY_KEYS = (("task", "p"), ("model", "d_model"), ("model", "d_mlp"), ("model", "n_layers"), ("model", "n_heads"),
+               ("model", "d_head"), ("training", "seeds"))
+
+
+def _n_examples(task: TaskConfig) -> int:
+    """Every example of the task (train and test): 2^bits for parity, n^2 per binary operation."""
+    if task.operations == ("parity",):
+        return 2**task.parity_bits
+    return task.n_numbers**2 * len(task.operations)
+
+
+def _n_params(task: TaskConfig, model: ModelConfig) -> int:
+    V, T, C, d, h = task.vocab_size, task.seq_len, task.n_classes, model.d_model, model.d_mlp
+    if model.arch == "mlp":
+        return V * d + (T - 1) * d * h + h + h * C + C
+    F = model.n_heads * model.head_dim
+    return V * d + T * d + model.n_layers * (4 * d * F + 2 * d * h + h + d + 4 * d) + d * C
+
+
+def memory_estimate(cell: "CellConfig") -> dict[str, int]:
+    """Bytes one job training `cell` needs, roughly, by part: `dataset` (every example's tokens and
+    label, int64), `state` (for each of the cell's models: weights, gradients, the initial weights
+    the observables compare against, the optimizer's moments and the Grokfast filters' buffers) and
+    `activations` (one training batch's activations kept for backward, full batch if
+    training.batch_size is null, plus the logits of an evaluation over every example). An estimate
+    for refusing what cannot fit (`check_memory`), not a measurement."""
+    t, m, o, tr = cell.task, cell.model, cell.optimizer, cell.training
+    E, n = len(tr.seeds), _n_examples(t)
+    buffers = 3 + (2 if o.name in ("adam", "adamw") else int(o.momentum > 0))
+    buffers += sum(f.get("window", 1) for f in o.filters)
+    rows = min(tr.batch_size or n, n)
+    T, C = t.seq_len, t.n_classes
+    if m.arch == "mlp":
+        per_row = 3 * m.d_mlp + 2 * C
+    else:
+        per_row = m.n_layers * T * (4 * m.d_model + 3 * m.n_heads * m.head_dim + 2 * m.d_mlp + m.n_heads * T) + 2 * C
+    return {"dataset": n * (T + 1) * INDEX_BYTES,
+            "state": E * _n_params(t, m) * buffers * FLOAT_BYTES,
+            "activations": E * (rows * per_row + n * C) * FLOAT_BYTES}
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError  # not reached
+
+
+def _growth(cell: "CellConfig", section: str, name: str) -> float:
+    """How many times its default a memory key is (seeds: how many; d_head: against d_model / n_heads
+    of the defaults); 0 where the key does not apply or halving it would save under a tenth."""
+    part, props = getattr(cell, section), cell_schema()["properties"][section]["properties"]
+    value = getattr(part, name)
+    if value is None or (name == "p" and part.operations[0] in SOLO_OPERATIONS):
+        return 0.0
+    if name == "seeds":
+        value, default, smaller = len(value), len(props["seeds"]["default"]), value[: max(1, len(value) // 2)]
+    else:
+        default = (props["d_model"]["default"] // props["n_heads"]["default"] if name == "d_head"
+                   else props[name]["default"])
+        smaller = max(1, value // 2)
+    halved = dataclasses.replace(cell, **{section: dataclasses.replace(part, **{name: smaller})})
+    if sum(memory_estimate(halved).values()) > 0.9 * sum(memory_estimate(cell).values()):
+        return 0.0
+    return value / default
+
+
+def check_memory(cell: "CellConfig", prefix: str = "cell", limit: int = MEMORY_LIMIT_BYTES) -> None:
+    """ConfigError when `memory_estimate` exceeds `limit`, naming the key furthest above its default
+    among those whose halving would save a tenth or more."""
+    parts = memory_estimate(cell)
+    total = sum(parts.values())
+    if total <= limit:
+        return
+    growth = {f"{section}.{name}": _growth(cell, section, name) for section, name in MEMORY_KEYS}
+    key = max(growth, key=growth.get)
+    section, name = key.split(".")
+    value = getattr(getattr(cell, section), name)
+    shown = f"{len(value)} seeds" if name == "seeds" else str(value)
+    raise ConfigError(
+        f"{prefix}.{key}: {shown} makes the cell need about {_size(total)} of memory (dataset {_size(parts['dataset'])}, "
+        f"weights, gradients and optimizer state {_size(parts['state'])}, activations and logits "
+        f"{_size(parts['activations'])}), over the limit of {_size(limit)}; lower {key}")
 
 
 _MERGE = "tag:yaml.org,2002:merge"

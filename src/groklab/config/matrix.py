@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 from functools import cached_property
 
-from groklab.config.cells import VIEW_KEYS, CellConfig, ConfigError, deep_set, validate
+from groklab.config.cells import VIEW_KEYS, CellConfig, ConfigError, cell_schema, deep_set, validate
 from groklab.vocabulary import HMM_STATE
 
 
@@ -81,6 +81,45 @@ def _token(value) -> str:
 def _did_you_mean(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _cell_keys(schema: dict, prefix: str = "") -> list[str]:
+    """Every dotted key of a cell (sections, their keys, and the keys of nested objects)."""
+    out = []
+    for name, sub in schema.get("properties", {}).items():
+        out.append(prefix + name)
+        out += _cell_keys(sub, f"{prefix}{name}.")
+    return out
+
+
+def check_cell_key(dotted: str, where: str) -> None:
+    """A dotted cell key that a matrix axis or an include's `set` names must exist: ConfigError at
+    `where` (matrix.axes.<axis>.key, matrix.include[i].set.<key>), with the nearest cell key."""
+    node, parts = cell_schema(), dotted.split(".")
+    for i, part in enumerate(parts):
+        props = node.get("properties")
+        if props is None:        # a list or a free mapping (filters, interventions): the schema checks its items
+            return
+        if part not in props:
+            # the nearest key beside it (lrr -> lr), else the nearest dotted key anywhere in a cell
+            done = "".join(f"{p}." for p in parts[:i])
+            close = [done + k for k in difflib.get_close_matches(part, list(props), n=1, cutoff=0.6)] or \
+                difflib.get_close_matches(dotted, _cell_keys(cell_schema()), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{where}: '{dotted}' is not a cell key{hint}; the keys are listed in "
+                              "docs/configuration-reference.md (under cell)")
+        node = props[part]
+
+
+def check_case_collisions(names, key: str, what: str) -> None:
+    """Names that differ only in case are one directory on a case-insensitive file system (macOS,
+    Windows): ConfigError at `key`."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise ConfigError(f"{key}: {what} '{other}' and '{name}' differ only in case; their directories would "
+                              "collide on a case-insensitive file system (macOS, Windows); rename one")
 
 
 class _Unchecked(CellConfig):
@@ -198,8 +237,12 @@ def _axis_cells(config: dict, builder: _CellBuilder) -> list[Cell]:
     """The cross product of the axes in order (last axis fastest), minus matrix.exclude."""
     axes = config["matrix"]["axes"]
     names = list(axes)
+    for n in names:
+        check_cell_key(axes[n]["key"], f"matrix.axes.{n}.key")
     choices = [_axis_items(axes[n]) for n in names]
     _check_labels(names, choices)
+    for axis, items in zip(names, choices):
+        check_case_collisions([lab for lab, _ in items], f"matrix.axes.{axis}.values", "the labels")
     tokens = [[_token(value) for _, value in items] for items in choices]
     excluded = _exclusions(config["matrix"]["exclude"], names, choices)
     cells, seen = [], {}
@@ -229,6 +272,13 @@ def _include_cells(config: dict, builder: _CellBuilder, cells: list[Cell]) -> li
         key, name = f"matrix.include[{i}]", spec["name"]
         if name in origin:
             raise ConfigError(f"{key}.name: '{name}' is already the name of {origin[name]}; cell names must be unique")
+        folded = {n.casefold(): n for n in origin}
+        if name.casefold() in folded:
+            other = folded[name.casefold()]
+            raise ConfigError(f"{key}.name: '{name}' and '{other}' ({origin[other]}) differ only in case; their "
+                              "directories would collide on a case-insensitive file system (macOS, Windows); rename one")
+        for dotted in spec["set"]:
+            check_cell_key(dotted, f"{key}.set.{dotted}")
         overrides = [(dotted, value, _token(value)) for dotted, value in spec["set"].items()]
         cell = _make_cell(builder, name, overrides, tag=True)
         if cell.config_hash in by_hash:
@@ -421,7 +471,9 @@ def expand(config: dict, check_cell: Callable[[CellConfig, str], None] | None = 
     copies = copy_cells(config, cells)
     _check_cells(copies, check_cell)
     cells += copies
-    studies(config, cells)
+    check_case_collisions([c.name for c in cells], "matrix", "the cells")
+    found = studies(config, cells)
+    check_case_collisions([s.name for s in found], "studies", "the studies")
     return cells
 
 
@@ -502,7 +554,11 @@ def map_cells(cells: list[Cell]) -> list[Cell]:
 def check_hmm(config: dict, found: list[Study], matrix_cells: list[Cell] = ()) -> None:
     """hmm.k_max against the runs it will be fitted to: K states need at least K observations
     (evaluations) per run. Raises ConfigError naming the shortest cell."""
-    k_max = validate(config)["hmm"]["k_max"]
+    hmm = validate(config)["hmm"]
+    if hmm["criterion"] == "heldout" and hmm["held_out_fraction"] == 0:
+        raise ConfigError("hmm.criterion: heldout chooses K by the log-likelihood of held-out runs, but "
+                          "hmm.held_out_fraction is 0 (no run is held out); raise hmm.held_out_fraction or use bic / aic")
+    k_max = hmm["k_max"]
     fitted = [(cell, f"study {study.name}") for study in found for cell in (study.baseline, *study.variants)]
     fitted += [(cell, "the matrix training map") for cell in matrix_cells]
     for cell, what in fitted:
