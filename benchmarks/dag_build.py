@@ -82,7 +82,7 @@ def workdir(tmp: Path) -> Path:
 def run_dry(work: Path, config_path: Path, results: Path, env: dict) -> tuple[int, float]:
     """(jobs planned, wall seconds) of one `snakemake -n`."""
     snakemake = Path(sys.executable).parent / "snakemake"
-    cmd = [str(snakemake), "-n", "--cores", "1", "--configfile", str(config_path), "--config", f"results_dir={results}"]
+    cmd = [str(snakemake), "-n", "--cores", "1", "--configfile", str(config_path), "--config", f"results_dir={results}", "results_dir_outside=true"]
     t = time.perf_counter()
     out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t

@@ -98,7 +98,9 @@ def configure(cache_dir: str | os.PathLike | None = None) -> None:
     inductor.cpp.threads = 1
     inductor.compile_threads = 1
     if cache_dir is not None:
-        os.environ.setdefault(CACHE_ENV, str(cache_dir))
+        # set, not setdefault: inductor's cache_dir() writes its default into the environment the
+        # first time anything asks for it (measured: a fresh-clone run cached in /tmp/torchinductor_root)
+        os.environ[CACHE_ENV] = str(cache_dir)
 
 
 def mark_ensemble_dynamic(tensors) -> None:
