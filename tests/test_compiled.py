@@ -106,22 +106,24 @@ def test_compiled_update_matches_the_eager_update(name):
 @pytest.mark.slow
 def test_compiled_and_eager_agree_on_the_grok_step(tmp_path):
     """Rounding differs in the last bits, and training amplifies it: the two are compared as runs.
-    The same seeds grok, fast grokkers at the same eval, a late one within 30 % (measured: seeds 1
-    and 2 at 150 and 325 in both, seed 0 at 1,675 eager and 2,100 compiled: a slow grok is where a
-    last-bit difference moves the step most), and final test accuracy within 0.02 (docs/training.md)."""
+    The same seeds grok within the budget, the fast grokkers (by step 500) at the same eval, and final
+    test accuracy within 0.02 (docs/training.md). Measured here: seeds 1 and 2 at 150 and 325 in both,
+    seed 0 at 1,675 eager and 2,100 compiled. A slow grok is where a last-bit difference moves the
+    step most, so its step is not compared: in CI (another CPU, and Adam's update run eagerly after
+    dynamo's recompile limit, since raised) seed 0 had not grokked by 3,000, hence 8,000 steps."""
     from groklab.analysis.events import cell_events
 
     spec = {"task": {"p": 23, "train_fraction": 0.8}, "model": {"d_model": 32, "n_heads": 2, "d_mlp": 64},
             "optimizer": {"lr": 0.01, "weight_decay": 1.0}}       # the old p = 23 default's regime
 
     def cell(on):
-        return tiny_cell(**spec, training={"steps": 3000, "eval_every": 25, "checkpoint_every": 1000, "compile": on,
+        return tiny_cell(**spec, training={"steps": 8000, "eval_every": 25, "checkpoint_every": 4000, "compile": on,
                                            "early_stop_evals": 8})
     events = {on: cell_events(train({"x": cell(on)}, ["x"], tmp_path, f"c{on}")["x"], cell(on).to_dict())
               for on in (False, True)}
     eager, comp = events[False].set_index("seed"), events[True].set_index("seed")
     assert eager["grokked"].all() and comp["grokked"].all(), (eager["grok_step"], comp["grok_step"])
-    ratio = comp["grok_step"] / eager["grok_step"]
-    assert ((ratio <= 1.3) & (ratio >= 1 / 1.3)).all(), (eager["grok_step"], comp["grok_step"])
-    assert (ratio == 1).sum() >= 2, ratio          # most seeds: the same eval
+    fast = eager["grok_step"] <= 500
+    assert fast.sum() >= 2 and (comp["grok_step"][fast] == eager["grok_step"][fast]).all(), (
+        eager["grok_step"], comp["grok_step"])
     assert (eager["final_test_acc"] - comp["final_test_acc"]).abs().max() <= 0.02

@@ -76,7 +76,7 @@ def test_a_second_snakemake_on_the_same_results_refuses(tmp_path):
     workdir = copy_workflow(tmp_path)
     (workdir / "slow.yaml").write_text(yaml.safe_dump({
         "cell": {"task": {"p": 31}, "model": {"d_model": 64, "d_mlp": 256},
-                 "training": {"steps": 3000, "eval_every": 100, "seeds": [0], "device": "cpu"}}}))
+                 "training": {"steps": 3000, "eval_every": 100, "seeds": [0], "device": "cpu", "compile": False}}}))
     exe = os.path.dirname(sys.executable)
     first = subprocess.Popen(["snakemake", "--cores", "1", "--configfile", "slow.yaml"], cwd=workdir,
                              env={**os.environ, "PATH": f"{exe}:{os.environ['PATH']}"},

@@ -93,10 +93,17 @@ def configure(cache_dir: str | os.PathLike | None = None) -> None:
     compile_threads = 1: no pool of compile workers (each a Python process with torch imported,
     hundreds of MB of RSS on a job that must stay under 2 GiB, and no gain on 2 cores).
     cache_dir: where the compiled artefacts of a run are shared (default: inductor's own)."""
+    import torch._dynamo
     import torch._inductor.config as inductor
 
     inductor.cpp.threads = 1
     inductor.compile_threads = 1
+    # dynamo recompiles a function per new set of shapes (E = 1 is its own graph) and, past
+    # recompile_limit (8), runs it eagerly from then on: a process that trains packs of many shapes
+    # (a test session) switched Adam's update to eager mid-run (measured in CI). 64 shape sets per
+    # function before that happens.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    torch._dynamo.config.accumulated_recompile_limit = max(torch._dynamo.config.accumulated_recompile_limit, 1024)
     if cache_dir is not None:
         # set, not setdefault: inductor's cache_dir() writes its default into the environment the
         # first time anything asks for it (measured: a fresh-clone run cached in /tmp/torchinductor_root)
