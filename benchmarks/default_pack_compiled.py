@@ -5,13 +5,16 @@ For each pack the workflow forms from config.yaml (the same cells, observables o
      pays), then again after torch._dynamo.reset() with that cache on disk (what later jobs pay);
   2. rounds interleaving eager and compiled train steps (forward, loss, backward, optimizer), each
      reported by its median round (these machines are noisy);
+  3. one pack of --big models of the default's cell at p = 23 (full batch), eager and compiled,
+     against the FLOP limit (pack_throughput's matmul count over this run's sgemm rate).
 Evaluations are not timed: they run eagerly in both settings (docs/training.md).
-Usage: python benchmarks/default_pack_compiled.py [--config config.yaml] [--rounds 3] [--steps 20]
+Usage: python benchmarks/default_pack_compiled.py [--config config.yaml] [--rounds 3] [--steps 20] [--big 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -26,7 +29,7 @@ from groklab.training import compiled
 from groklab.training.packs import form_packs
 from groklab.training.resources import reexec_with_single_arena, tune_allocator
 
-from pack_throughput import CPU, pack_run, quiet, time_steps
+from pack_throughput import CPU, flops_per_model_step, matmul_rate, pack_run, quiet, time_steps
 
 
 def warm_up(cells, tmp, steps: int = 3) -> float:
@@ -45,6 +48,7 @@ def main() -> None:
     ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--big", type=int, default=32)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     os.environ[compiled.CACHE_ENV] = str(tmp / "inductor")        # cold: a fresh cache
@@ -80,6 +84,26 @@ def main() -> None:
     n = sum(work.values())
     print(f"\nall packs: eager {n / tot[False]:.0f}, compiled {n / tot[True]:.0f} model-steps/s: "
           f"{tot[False] / tot[True]:.2f}x")
+    big_pack(quiet(configs[packs[0].cells[0]]), args, tmp)
+
+
+def big_pack(base, args, tmp) -> None:
+    """Model-steps/s of one p = 23 pack of args.big models, eager vs compiled, against the FLOP limit."""
+    cell = dataclasses.replace(base, task=dataclasses.replace(base.task, p=23))
+    cell = cell.replace_training(seeds=tuple(range(args.big)))
+    runs = {on: pack_run([cell.replace_training(compile=on)], CPU, tmp) for on in (False, True)}
+    for run in runs.values():
+        run.train_step()                                           # compiled: the graphs are built
+    secs = {False: [], True: []}
+    for _ in range(args.rounds):
+        for on in (False, True):
+            s, n = time_steps(runs[on], args.steps)
+            secs[on].append(s)
+    limit = matmul_rate() / flops_per_model_step(cell)
+    print(f"\none pack of {args.big} at p = 23, d = {cell.model.d_model} (FLOP limit {limit:.0f} model-steps/s):")
+    for on in (False, True):
+        r = n / statistics.median(secs[on])
+        print(f"  {'compiled' if on else 'eager'}: {r:.0f} model-steps/s, {100 * r / limit:.0f} % of the FLOP limit")
 
 
 if __name__ == "__main__":
